@@ -1,0 +1,169 @@
+"""The one browser factory: find a Chromium, launch it (or connect to a remote one), and hand out one
+fresh, isolated context per account. Everything that starts a browser goes through here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from optout.config import Settings
+from optout.errors import BrowserNotFound, EnvironmentProblem
+
+SYSTEM_BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+SYSTEM_BROWSER_PATHS = (
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files\Chromium\Application\chrome.exe",
+)
+# A closed network makes Chromium's own background traffic fail noisily; none of it is needed.
+LAUNCH_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+NO_BROWSER_HELP = (
+    "Install one of: Debian/Ubuntu `sudo apt-get install chromium`; Fedora `sudo dnf install chromium`; "
+    "macOS `brew install --cask chromium` or Google Chrome; Windows Google Chrome; or, where downloads "
+    "work, `playwright install chromium`. Or point OPTOUT_BROWSER (config browser_path) at a Chromium "
+    "or Chrome executable."
+)
+
+
+@dataclass(frozen=True)
+class BrowserBinary:
+    path: Path | None  # None: Playwright's own build, found by Playwright itself
+    source: str  # "configured", "playwright" or "system"
+
+
+def _playwright_chromium() -> Path | None:
+    """Playwright's downloaded Chromium, when `playwright install chromium` has been run."""
+    root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or _default_playwright_cache())
+    if not root.is_dir():
+        return None
+    names = ("chrome", "chrome.exe", "Chromium", "Google Chrome for Testing", "headless_shell")
+    for candidate in sorted(root.glob("chromium*"), reverse=True):
+        for found in candidate.rglob("*"):
+            if found.name in names and found.is_file() and os.access(found, os.X_OK):
+                return found
+    return None
+
+
+def _default_playwright_cache() -> Path:
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "ms-playwright"
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "ms-playwright"
+    return Path.home() / ".cache" / "ms-playwright"
+
+
+def _system_browser() -> Path | None:
+    for name in SYSTEM_BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    for path in SYSTEM_BROWSER_PATHS:
+        if Path(path).is_file():
+            return Path(path)
+    return None
+
+
+def find_browser(settings: Settings) -> BrowserBinary:
+    """Configured path first, then Playwright's own Chromium, then a system Chromium or Chrome."""
+    if settings.browser_path is not None:
+        if not (settings.browser_path.is_file() and os.access(settings.browser_path, os.X_OK)):
+            raise BrowserNotFound(
+                f"The configured browser {settings.browser_path} does not exist or is not executable.",
+                hint=NO_BROWSER_HELP,
+            )
+        return BrowserBinary(settings.browser_path, "configured")
+    own = _playwright_chromium()
+    if own is not None:
+        return BrowserBinary(own, "playwright")
+    system = _system_browser()
+    if system is not None:
+        return BrowserBinary(system, "system")
+    raise BrowserNotFound("No Chromium or Chrome browser was found on this machine.", hint=NO_BROWSER_HELP)
+
+
+class BrowserSession:
+    """One running (or connected) browser; `new_context()` gives each account a clean profile."""
+
+    def __init__(self, settings: Settings, playwright: Playwright, browser: Browser, binary: BrowserBinary | None):
+        self.settings = settings
+        self.playwright = playwright
+        self.browser = browser
+        self.binary = binary
+
+    @property
+    def version(self) -> str:
+        return self.browser.version
+
+    async def new_context(self, *, viewport_width: int | None = None) -> BrowserContext:
+        s = self.settings
+        context = await self.browser.new_context(
+            locale=s.locale,
+            viewport={"width": viewport_width or s.viewport_width, "height": s.viewport_height},
+            service_workers="block",
+        )
+        context.set_default_timeout(s.timeout_ms)
+        context.set_default_navigation_timeout(s.navigation_timeout_ms)
+        return context
+
+
+async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserBinary | None]:
+    if settings.browser_endpoint:
+        return await _connect(settings.browser_endpoint, pw), None
+    binary = find_browser(settings)
+    args = list(LAUNCH_ARGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox on
+    try:
+        browser = await pw.chromium.launch(
+            executable_path=str(binary.path) if binary.path else None,
+            headless=settings.headless,
+            args=args,
+        )
+    except PlaywrightError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EnvironmentProblem(
+            f"The browser at {binary.path or 'Playwright'} ({binary.source}) could not be started: {first_line}",
+            hint="Headed mode needs a display (set DISPLAY or run under xvfb-run). " + NO_BROWSER_HELP,
+        ) from None
+    return browser, binary
+
+
+async def _connect(endpoint: str, pw: Playwright) -> Browser:
+    try:
+        if endpoint.startswith(("ws://", "wss://")):
+            return await pw.chromium.connect(endpoint)
+        return await pw.chromium.connect_over_cdp(endpoint)
+    except PlaywrightError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EnvironmentProblem(
+            f"Could not connect to the remote browser at {endpoint}: {first_line}",
+            hint="Start one with `playwright run-server --port N` (then use ws://host:N/) or Chrome with "
+            "--remote-debugging-port=N (then use http://host:N).",
+        ) from None
+
+
+@asynccontextmanager
+async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
+    async with async_playwright() as pw:
+        browser, binary = await _launch(settings, pw)
+        try:
+            yield BrowserSession(settings, pw, browser, binary)
+        finally:
+            await browser.close()

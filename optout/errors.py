@@ -1,0 +1,88 @@
+"""Typed failures. Every expected failure is an OptoutError with a one-paragraph message and an exit code;
+the CLI catches the base class at the top so users never see a traceback for them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in README.md."""
+
+    OK = 0
+    FAILED = 1  # some account failed (login_failed, ui_changed, rate_limited, error, verify_failed)
+    BAD_INPUT = 2  # malformed file, unknown account or setting, bad option
+    NEEDS_HUMAN = 3  # captcha, email code, denied login: run `optout login --interactive`
+    DRIFT = 4  # check-only mode found a setting switched on
+    ENVIRONMENT = 5  # no browser, no keyring, unreachable base URL
+
+
+class OptoutError(Exception):
+    """Base of every failure the tool expects. `message` must never contain a secret."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class BadInput(OptoutError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class EnvironmentProblem(OptoutError):
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class BrowserNotFound(EnvironmentProblem):
+    pass
+
+
+class KeyringUnavailable(EnvironmentProblem):
+    pass
+
+
+class UnknownAccount(BadInput):
+    pass
+
+
+class AccountFailure(OptoutError):
+    """A failure of one account: it ends that account's run with `outcome`, but a batch goes on."""
+
+    outcome: str = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None, url: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
+
+
+class LoginFailed(AccountFailure):
+    outcome = "login_failed"
+
+
+class NeedsHuman(AccountFailure):
+    outcome = "needs_human"
+    exit_code = ExitCode.NEEDS_HUMAN
+
+
+class RateLimited(AccountFailure):
+    outcome = "rate_limited"
+
+    def __init__(self, message: str, *, reset_at: float | None = None, **kw) -> None:
+        super().__init__(message, **kw)
+        self.reset_at = reset_at
+
+
+class UiChanged(AccountFailure):
+    outcome = "ui_changed"
+
+
+class LockBusy(OptoutError):
+    """Another optout run holds the lock."""
+
+    exit_code = ExitCode.ENVIRONMENT

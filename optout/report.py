@@ -1,0 +1,90 @@
+"""The HTML report: the latest result of each account (or of each account of one batch), before and after
+screenshots side by side, outcome, time and whether the evidence still verifies. One self-contained file:
+images are embedded (or, for very large batches, linked beside it) so it opens with no server."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+
+from optout import __version__
+from optout.errors import BadInput
+from optout.evidence import RECEIPT, Receipt, _chain_head, sha256_file, write_private
+from optout.models import utcnow
+
+EMBED_LIMIT = 200  # accounts; above this images are linked, or the file grows past what browsers like
+
+
+@dataclass
+class ReportRow:
+    receipt: Receipt
+    folder: Path
+    images: dict[str, str] = field(default_factory=dict)  # file name -> src (data: URI or relative path)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems
+
+
+def latest_receipts(evidence_root: Path, handles: list[str] | None = None) -> list[Path]:
+    """The newest receipt of every handle under the evidence root (or of the handles given)."""
+    root = Path(evidence_root)
+    if not root.is_dir():
+        raise BadInput(f"There is no evidence at {root} yet.", hint="Run `optout run HANDLE` first.")
+    wanted = {h.lstrip("@").lower() for h in handles} if handles else None
+    found = []
+    for handle_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        if wanted is not None and handle_dir.name.lower() not in wanted:
+            continue
+        head = _chain_head(handle_dir)
+        if head is not None:
+            found.append(head)
+    return found
+
+
+def _row(receipt_path: Path, out_dir: Path, embed: bool) -> ReportRow:
+    try:
+        receipt = Receipt.model_validate_json(receipt_path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise BadInput(f"{receipt_path} is not a readable receipt ({type(exc).__name__}).") from None
+    folder = receipt_path.parent
+    row = ReportRow(receipt=receipt, folder=folder)
+    for name, digest in receipt.images.items():
+        image = folder / name
+        if not image.is_file():
+            row.problems.append(f"{name} is missing")
+            continue
+        data = image.read_bytes()
+        if sha256_file(image) != digest:
+            row.problems.append(f"{name} was changed after the receipt")
+        if embed:
+            row.images[name] = "data:image/png;base64," + base64.b64encode(data).decode()
+        else:
+            row.images[name] = Path(os.path.relpath(image, out_dir)).as_posix()
+    return row
+
+
+def build_report(receipt_paths: list[Path], out: Path, *, title: str = "optout report",
+                 embed: bool | None = None) -> Path:
+    """Write the report to `out` (0600, atomically) and return its path."""
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    embed = len(receipt_paths) <= EMBED_LIMIT if embed is None else embed
+    rows = [_row(Path(p), out.parent, embed) for p in receipt_paths]
+    rows.sort(key=lambda r: (r.receipt.outcome != "ok", r.receipt.handle))
+    env = Environment(loader=PackageLoader("optout", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template("report.html.j2").render(
+        title=title,
+        rows=rows,
+        counts=Counter(r.receipt.outcome.value for r in rows),
+        generated_at=utcnow(),
+        version=__version__,
+    )
+    return write_private(out, html.encode())

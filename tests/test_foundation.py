@@ -1,0 +1,138 @@
+"""The foundation: configuration sources, the browser factory's search order and failures, the version,
+and that tests really run on the Secret Service keyring."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from optout import browser as browser_mod
+from optout.browser import BrowserNotFound, find_browser, open_browser
+from optout.config import load_settings
+from optout.errors import BadInput, ExitCode
+
+
+def test_version_flag():
+    out = subprocess.run([sys.executable, "-m", "optout", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stdout.strip().startswith("optout 0.")
+
+
+def test_settings_sources_strongest_first(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('base_url = "http://from-toml.test"\ntimeout_ms = 1234\n')
+    monkeypatch.setenv("OPTOUT_CONFIG_FILE", str(config))
+    monkeypatch.delenv("OPTOUT_BASE_URL", raising=False)
+    monkeypatch.delenv("OPTOUT_TIMEOUT_MS", raising=False)
+    assert load_settings().base_url == "http://from-toml.test"
+    assert load_settings().timeout_ms == 1234
+    monkeypatch.setenv("OPTOUT_BASE_URL", "http://from-env.test/")
+    assert load_settings().base_url == "http://from-env.test"
+    assert load_settings(base_url="http://from-cli.test").base_url == "http://from-cli.test"
+
+
+def test_default_base_url_is_real_x(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTOUT_CONFIG_FILE", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("OPTOUT_BASE_URL", raising=False)
+    settings = load_settings()
+    assert settings.base_url == "https://x.com"
+    assert settings.url("/en/privacy") == "https://x.com/en/privacy"
+
+
+def test_bad_config_is_bad_input(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('timeout_ms = "soon"\n')
+    monkeypatch.setenv("OPTOUT_CONFIG_FILE", str(config))
+    with pytest.raises(BadInput) as info:
+        load_settings()
+    assert "timeout_ms" in str(info.value)
+    assert info.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_configured_browser_wins(tmp_path, monkeypatch):
+    fake = tmp_path / "my-chrome"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("OPTOUT_BROWSER", str(fake))
+    found = find_browser(load_settings())
+    assert (found.path, found.source) == (fake, "configured")
+
+
+def test_configured_browser_missing_is_environment_error(monkeypatch):
+    monkeypatch.setenv("OPTOUT_BROWSER", "/nonexistent/chrome")
+    with pytest.raises(BrowserNotFound) as info:
+        find_browser(load_settings())
+    assert info.value.exit_code == ExitCode.ENVIRONMENT
+    assert "apt-get install chromium" in str(info.value)
+
+
+def test_playwright_chromium_preferred_over_system(tmp_path, monkeypatch):
+    build = tmp_path / "chromium-1234" / "chrome-linux"
+    build.mkdir(parents=True)
+    exe = build / "chrome"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    monkeypatch.delenv("OPTOUT_BROWSER", raising=False)
+    found = find_browser(load_settings())
+    assert (found.path, found.source) == (exe, "playwright")
+
+
+def test_no_browser_anywhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("OPTOUT_BROWSER", raising=False)
+    monkeypatch.setattr(browser_mod, "SYSTEM_BROWSER_PATHS", ())
+    with pytest.raises(BrowserNotFound) as info:
+        find_browser(load_settings())
+    message = str(info.value)
+    assert "No Chromium or Chrome" in message and "playwright install chromium" in message
+
+
+def test_system_chromium_found_here():
+    found = find_browser(load_settings())
+    assert found.path is not None and found.path.exists()
+
+
+async def test_one_browser_isolated_contexts(fresh_replica):
+    """Two contexts of one browser share no cookies: one account's session never leaks to another."""
+    settings = load_settings(base_url=fresh_replica.base_url)
+    async with open_browser(settings) as session:
+        assert session.version
+        first, second = await session.new_context(), await session.new_context()
+        await first.add_cookies([{"name": "probe", "value": "1", "url": settings.base_url}])
+        assert await second.cookies() == []
+        page = await second.new_page()
+        response = await page.goto(settings.url("/en/privacy"))
+        assert response.ok
+        await first.close()
+        await second.close()
+
+
+def test_keyring_is_the_real_secret_service():
+    """scripts/with-keyring gives the tests a real gnome-keyring over D-Bus, not a dict."""
+    import keyring
+    from keyring.backends import SecretService
+
+    backend = keyring.get_keyring()
+    assert isinstance(backend, SecretService.Keyring), backend
+    assert os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    keyring.set_password("optout-foundation-probe", "user", "probe-value")
+    try:
+        assert keyring.get_password("optout-foundation-probe", "user") == "probe-value"
+    finally:
+        keyring.delete_password("optout-foundation-probe", "user")
+
+
+def test_replica_is_not_part_of_the_package():
+    """The wheel ships optout/ only; optout never imports the replica."""
+    root = Path(__file__).resolve().parents[1]
+    importing = re.compile(r"^\s*(from|import)\s+recordings\b", re.M)
+    for source in (root / "optout").rglob("*.py"):
+        assert not importing.search(source.read_text()), source

@@ -1,0 +1,69 @@
+"""The HTML report: built from real receipts and screenshots, opened in Chromium with no server, every
+image loaded, tampering shown, outcome filter working."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from optout.evidence import EvidenceRun, Receipt, SettingRecord, write_private
+from optout.models import AccountOutcome, Mode, SettingOutcome, utcnow
+from optout.report import build_report, latest_receipts
+
+
+def _evidence(root, handle, page, outcome, colour):
+    run = EvidenceRun(root, handle)
+    page.set_content(f"<body style='background:{colour}'><h1>{handle}</h1><input type=checkbox checked></body>")
+    for name in ("before-business-partners.png", "after-business-partners.png"):
+        write_private(run.dir / name, page.screenshot())
+    setting = SettingRecord(
+        setting="business-partners", before=True, after=False, changed=True, verified_after_reload=True,
+        outcome=SettingOutcome.TURNED_OFF, before_screenshot="before-business-partners.png",
+        after_screenshot="after-business-partners.png",
+    )
+    receipt = Receipt(tool_version="test", handle=handle, base_url="http://replica", mode=Mode.APPLY,
+                      outcome=outcome, started_at=utcnow(), settings=[setting])
+    return run.write_receipt(receipt)
+
+
+def test_report_renders_with_all_images(tmp_path, page):
+    root = tmp_path / "evidence"
+    _evidence(root, "alice", page, AccountOutcome.OK, "#fff")
+    _evidence(root, "bob", page, AccountOutcome.OK, "#eef")
+    _evidence(root, "bob", page, AccountOutcome.VERIFY_FAILED, "#fee")  # bob's newest run wins
+    receipts = latest_receipts(root)
+    assert [p.parent.parent.name for p in receipts] == ["alice", "bob"]
+
+    out = build_report(receipts, tmp_path / "out" / "report.html")
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    page.goto(out.as_uri())
+    images = page.locator("img.shot")
+    assert images.count() == 4
+    assert all(images.nth(i).evaluate("i => i.complete && i.naturalWidth > 0") for i in range(4))
+    assert page.locator("section[data-outcome=verify_failed]").count() == 1
+    assert page.get_by_text("evidence NOT verified").count() == 0
+
+    page.locator(".filters button[data-filter=verify_failed]").click()
+    assert page.locator("section.account:visible").count() == 1
+    assert page.locator("section.account:visible h2").inner_text().startswith("@bob")
+
+
+def test_report_links_images_and_flags_tampering(tmp_path, page):
+    root = tmp_path / "evidence"
+    receipt = _evidence(root, "carla", page, AccountOutcome.OK, "#fff")
+    (receipt.parent / "after-business-partners.png").write_bytes(b"\x89PNG not the original")
+    out = build_report(latest_receipts(root), tmp_path / "report.html", embed=False)
+    assert "data:image/png" not in out.read_text()
+    page.goto(out.as_uri())
+    assert page.locator("img.shot").first.evaluate("i => i.complete && i.naturalWidth > 0")
+    assert page.get_by_text("evidence NOT verified").count() == 1
+    assert "after-business-partners.png was changed" in page.locator("section.account").inner_text()
+
+
+def test_report_command_without_evidence_is_bad_input(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "optout", "report", "--evidence", str(tmp_path / "none")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "no evidence" in proc.stderr.lower()

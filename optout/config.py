@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     lock_timeout_s: float = 30.0
     keyring_service: str = APP_NAME
     notify_urls: list[str] = Field(default_factory=list)
+    # How to reach the user's crontab (`crontab -l`, `crontab -`); a list so a wrapper can be given.
+    crontab_command: list[str] = Field(default_factory=lambda: ["crontab"])
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     state_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME)))
     config_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_config_dir(APP_NAME)))

@@ -86,3 +86,10 @@ class LockBusy(OptoutError):
     """Another optout run holds the lock."""
 
     exit_code = ExitCode.ENVIRONMENT
+
+
+class PolicyUnreadable(OptoutError):
+    """The privacy-policy page answered but could not be read (no effective date, no body): X changed it.
+    Never recorded as a new policy version."""
+
+    exit_code = ExitCode.FAILED

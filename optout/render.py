@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from optout.errors import OptoutError
@@ -80,3 +81,188 @@ def print_error(error: OptoutError, *, as_json: bool = False) -> None:
                     "exit_code": int(error.exit_code)})
         return
     err_console.print(f"[bold red]Error:[/bold red] {error}", highlight=False, soft_wrap=True)
+
+
+def print_verify(report, *, as_json: bool) -> None:
+    """`optout verify`: every problem by file name, then a one-line verdict."""
+    if as_json:
+        print_json({**report.model_dump(mode="json"), "ok": report.ok})
+        return
+    if report.problems:
+        table = Table(title=f"Evidence problems under {report.root}")
+        table.add_column("file", overflow="fold")
+        table.add_column("problem", overflow="fold")
+        for p in report.problems:
+            table.add_row(p.path, f"[red]{p.problem}[/red]")
+        console.print(table)
+    verdict = "[green]intact[/green]" if report.ok else "[red]NOT intact[/red]"
+    console.print(f"{report.receipts} receipt(s), {report.images} image(s) checked under {report.root}: {verdict}")
+
+
+# ---- history, policy, recheck, schedule (issue 5: staying opted out) ----
+
+def print_history(entries, *, as_json: bool) -> None:
+    """`optout history`: one row per account per run, newest first."""
+    if as_json:
+        print_json(entries)
+        return
+    if not entries:
+        console.print("No runs recorded yet.")
+        return
+    table = Table(title="optout history")
+    for column in ("when (UTC)", "run", "command", "account", "outcome", "settings", "login", "evidence"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        settings = ", ".join(f"{s.setting}: {styled(s.outcome)}" for s in e.settings) or "-"
+        table.add_row(f"{e.finished_at:%Y-%m-%d %H:%M}", str(e.run_id), e.command, "@" + e.handle,
+                      styled(e.outcome), settings, "fresh" if e.logged_in else "reused", e.evidence_dir or "-")
+    console.print(table)
+
+
+def print_policy(check, *, as_json: bool) -> None:
+    """`optout policy`: the current version, when it was first seen, and whether it is new."""
+    if as_json:
+        print_json(check)
+        return
+    current = check.current
+    console.print(f"X privacy policy: effective [bold]{current.effective_label}[/bold]", highlight=False)
+    console.print(f"  first seen {current.first_seen:%Y-%m-%d %H:%M} UTC, last checked "
+                  f"{current.last_seen:%Y-%m-%d %H:%M} UTC", highlight=False)
+    console.print(f"  sha256 {current.text_hash}  ({len(current.text)} characters)  {current.url}", highlight=False)
+    if check.new_version:
+        console.print(f"  [yellow]New version[/yellow] (was effective {check.previous.effective_label}): "
+                      "see `optout policy diff`.", highlight=False)
+    elif check.first_reading:
+        console.print("  First reading: later changes will be detected against this one.")
+
+
+def print_policy_diff(diff, *, as_json: bool) -> None:
+    if as_json:
+        print_json(diff or {"diff": None, "message": "Fewer than two policy versions are recorded."})
+        return
+    if diff is None:
+        console.print("Only one version of the policy has been seen so far: nothing to compare.")
+        return
+    for line in diff.summary:
+        console.print(line, highlight=False)
+    console.print()
+    for line in diff.unified.splitlines():
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim" if line.startswith("@@") else ""
+        console.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line), highlight=False, soft_wrap=True)
+
+
+def print_recheck(report, *, as_json: bool) -> None:
+    """`optout recheck`: the policy's state, the accounts' table, and what was notified."""
+    if as_json:
+        print_json(report)
+        return
+    if report.policy_error:
+        console.print(f"[red]Policy: {escape(report.policy_error)}[/red]", highlight=False)
+    elif report.policy_changed:
+        console.print(f"[yellow]X's privacy policy changed[/yellow] (effective "
+                      f"{report.policy_diff.new.effective_label}; was {report.policy_diff.old.effective_label}):",
+                      highlight=False)
+        for line in report.policy_diff.summary:
+            console.print("  " + line, highlight=False)
+        console.print(escape(report.policy_diff.unified), highlight=False, soft_wrap=True)
+    elif report.policy:
+        console.print(f"Policy unchanged: effective {report.policy.current.effective_label}.", highlight=False)
+    if report.skipped:
+        console.print("No account touched: the policy has not changed since the last recheck.")
+    else:
+        print_results(report.results, as_json=False, title="optout recheck")
+    if report.notification:
+        sent = report.delivery and report.delivery.sent
+        where = f"to {report.delivery.targets} target(s)" if report.delivery and report.delivery.targets else \
+            "(no notify_urls configured)"
+        console.print(f"Notification {'sent' if sent else 'NOT sent'} {where}: {escape(report.notification.title)}",
+                      highlight=False)
+
+
+def print_schedule(plan_or_status, *, as_json: bool, dry_run: bool = False, removed: bool = False) -> None:
+    """`optout schedule install|status|remove`: what is (or would be) in place, or what was removed."""
+    if as_json:
+        print_json({**plan_or_status.model_dump(mode="json"), **({"removed": removed} if removed else {})})
+        return
+    data = plan_or_status
+    if removed:
+        console.print(f"Removed the {data.backend} schedule: {escape(data.entry or '')}" if data.installed
+                      else "No optout schedule was installed; nothing removed.", highlight=False, soft_wrap=True)
+        return
+    if hasattr(data, "argv"):  # an install plan
+        verb = "Would install" if dry_run else "Installed"
+        console.print(f"{verb} a {data.backend} schedule (cron: {data.cron}) running: "
+                      f"{' '.join(data.argv)}", highlight=False, soft_wrap=True)
+        for path, content in data.files.items():
+            console.print(f"[bold]{path}[/bold]", highlight=False)
+            if dry_run:
+                console.print(escape(content), highlight=False, soft_wrap=True)
+        if data.crontab_line:
+            console.print(f"crontab line: {escape(data.crontab_line)}", highlight=False, soft_wrap=True)
+        for command in data.commands:
+            console.print(("would run: " if dry_run else "ran: ") + escape(" ".join(command)), highlight=False,
+                          soft_wrap=True)
+        for note in data.notes:
+            console.print(note, highlight=False, soft_wrap=True)
+        return
+    if data.installed:
+        console.print(f"Scheduled with {data.backend} (cron: {data.cron}); next run about "
+                      f"{data.next_run:%Y-%m-%d %H:%M %Z}.", highlight=False)
+        console.print(f"  entry: {escape(data.entry or '-')}", highlight=False, soft_wrap=True)
+    else:
+        console.print("No optout schedule is installed.")
+    console.print(f"  logs: {data.log_dir}", highlight=False)
+    for note in data.notes:
+        console.print("  " + note, highlight=False)
+
+
+# ---- accounts, login, doctor (issue 3) ----
+
+def _yes(flag: bool) -> str:
+    return "[green]yes[/green]" if flag else "-"
+
+
+def print_accounts(accounts, *, as_json: bool) -> None:
+    """What is stored per account (never a value)."""
+    if as_json:
+        print_json(accounts)
+        return
+    if not accounts:
+        console.print("No accounts stored. Add one with `optout accounts add HANDLE`.")
+        return
+    table = Table(title="Stored accounts (values are never shown)")
+    for column in ("account", "password", "TOTP", "username", "phone", "email", "session", "session saved"):
+        table.add_column(column)
+    for a in accounts:
+        saved = a.session_saved.strftime("%Y-%m-%d %H:%M UTC") if a.session_saved else "-"
+        table.add_row("@" + a.handle, _yes(a.password), _yes(a.totp), _yes(a.username), _yes(a.phone),
+                      _yes(a.email), _yes(a.session), saved)
+    console.print(table)
+
+
+def print_message(message: str, *, as_json: bool, **payload) -> None:
+    """A one-line result; with --json, the payload (never a secret) plus the message."""
+    if as_json:
+        print_json({**payload, "message": message})
+        return
+    console.print(message, highlight=False)
+
+
+def print_login(report, *, as_json: bool) -> None:
+    if as_json:
+        print_json(report)
+        return
+    how = "logged in" + (" (in the visible browser)" if report.interactive else "") if report.fresh_login \
+        else "stored session still alive: no login needed"
+    console.print(f"@{report.handle}: {how}; session stored in the keyring.", highlight=False)
+
+
+def print_doctor(report, *, as_json: bool) -> None:
+    if as_json:
+        print_json({"ok": report.ok, "checks": [c.model_dump() for c in report.checks]})
+        return
+    for c in report.checks:
+        mark = "[green]OK[/green]  " if c.ok else ("[red]FAIL[/red]" if c.required else "[yellow]WARN[/yellow]")
+        console.print(f"{mark} {c.name}: {c.detail}", highlight=False, soft_wrap=True)
+        if not c.ok and c.fix:
+            console.print(f"      to fix: {c.fix}", highlight=False, soft_wrap=True)

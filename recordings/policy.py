@@ -1,7 +1,7 @@
 """X's privacy policy, in several versions, so the policy watcher can be shown a change.
 
-Each ``policy/version_N.md`` starts with ``effective: YYYY-MM-DD`` and then holds ``## `` headings and
-blank-line separated paragraphs. X serves this page server-rendered (no app shell), so this module
+Each ``policy/version_N.md`` starts with ``effective: YYYY-MM-DD`` and then holds ``## `` heading lines
+and blank-line separated paragraphs. X serves this page server-rendered (no app shell), so this module
 renders plain HTML.
 """
 
@@ -53,9 +53,10 @@ def render(version: PolicyVersion, current: str) -> str:
     for block in re.split(r"\n\s*\n", version.body):
         block = block.strip()
         if block.startswith("## "):
-            parts.append(f"<h2>{html.escape(block[3:])}</h2>")
-        elif block:
-            parts.append(f"<p>{html.escape(block)}</p>")
+            heading, _, block = block.partition("\n")
+            parts.append(f"<h2>{html.escape(heading[3:])}</h2>")
+        if block.strip():
+            parts.append(f"<p>{html.escape(block.strip())}</p>")
     current_no = versions()[current].number
     previous = [v for v in versions().values() if v.number < current_no]
     links = "".join(

@@ -64,7 +64,6 @@ class Account:
 class Session:
     token: str
     handle: str
-    created: float
     expires_at: float | None
     alive: bool = True
 
@@ -138,7 +137,6 @@ class ReplicaState:
         session = Session(
             token=secrets.token_hex(20),
             handle=account.key,
-            created=now,
             expires_at=now + ttl if ttl else None,
         )
         self.sessions[session.token] = session

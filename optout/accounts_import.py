@@ -1,0 +1,124 @@
+"""`optout accounts import FILE|-`: many accounts' credentials at once, from a CSV of
+handle,password[,totp] (a header row is optional), into the keyring.
+
+The whole file is validated first (handles, non-empty passwords, TOTP secrets that pyotp accepts, no
+repeats) and nothing is stored unless all of it is valid. Messages name rows and handles, never a
+value from the password or TOTP columns. The plaintext file is the weak point, so the command ends by
+telling the user to delete it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import BaseModel, SecretStr
+
+from optout.accounts import normalize_totp_secret
+from optout.credentials import Credentials, CredentialStore, normalize_handle
+from optout.errors import BadInput, OptoutError
+
+HEADER = ("handle", "password", "totp")
+
+
+class ImportReport(BaseModel):
+    """What was stored: handles and whether each got a TOTP secret. No values."""
+
+    source: str  # the file path, or "-" for stdin
+    imported: list[str]
+    with_totp: list[str]
+
+    @property
+    def plaintext_file(self) -> Path | None:
+        return None if self.source == "-" else Path(self.source)
+
+
+@dataclass
+class _Row:
+    line: int
+    handle: str
+    password: str
+    totp: str | None
+
+
+def import_credentials(store: CredentialStore, source: str, *, stdin: TextIO) -> ImportReport:
+    """Validate every row, then store them all; raise BadInput (listing rows) and store nothing otherwise."""
+    text = _read(source, stdin)
+    rows = _parse(text, source)
+    store.check()
+    for row in rows:
+        store.save(Credentials(
+            handle=row.handle,
+            password=SecretStr(row.password),
+            totp_secret=SecretStr(row.totp) if row.totp else None,
+        ))
+    return ImportReport(source=source, imported=[r.handle for r in rows],
+                        with_totp=[r.handle for r in rows if r.totp])
+
+
+def _read(source: str, stdin: TextIO) -> str:
+    if source == "-":
+        return stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"Cannot read {source}: {exc.__class__.__name__}.",
+                       hint="Give a UTF-8 CSV file of handle,password[,totp], or - for stdin.") from None
+
+
+def _parse(text: str, source: str) -> list[_Row]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        raw = [(reader.line_num, [c.strip() for c in row]) for row in reader]
+    except csv.Error:
+        raise BadInput(f"{source} line {reader.line_num}: not valid CSV.", hint=_HINT) from None
+    raw = [(n, row) for n, row in raw if any(row) and not row[0].startswith("#")]
+    if raw and [c.lower() for c in raw[0][1]][:2] == ["handle", "password"]:
+        raw = raw[1:]
+    problems: list[str] = []
+    rows: list[_Row] = []
+    seen: dict[str, int] = {}
+    for line, cells in raw:
+        row = _row(source, line, cells, problems)
+        if row is None:
+            continue
+        if row.handle in seen:
+            problems.append(f"{source} row {line}: @{row.handle} appears twice (first in row {seen[row.handle]})")
+            continue
+        seen[row.handle] = line
+        rows.append(row)
+    if not problems and not rows:
+        problems.append(f"{source}: no accounts found")
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise BadInput(f"Nothing was imported; the credentials file has problems:\n{listed}\n", hint=_HINT)
+    return rows
+
+
+def _row(source: str, line: int, cells: list[str], problems: list[str]) -> _Row | None:
+    where = f"{source} row {line}"
+    if len(cells) not in (2, 3):
+        problems.append(f"{where}: expected 2 or 3 cells (handle,password[,totp]), found {len(cells)}")
+        return None
+    try:
+        handle = normalize_handle(cells[0])
+    except OptoutError:
+        problems.append(f"{where}: the handle is not an X handle (letters, digits, underscores)")
+        return None
+    if not cells[1]:
+        problems.append(f"{where} (@{handle}): the password is empty")
+        return None
+    totp = cells[2] if len(cells) == 3 and cells[2] else None
+    if totp:
+        try:
+            totp = normalize_totp_secret(totp)
+        except BadInput:
+            problems.append(f"{where} (@{handle}): the TOTP secret is not a valid base32 key or otpauth:// link")
+            return None
+    return _Row(line, handle, cells[1], totp)
+
+
+_HINT = ("The file is CSV with one account per row: handle,password[,totp] (an optional header row "
+         "`handle,password,totp`); quote a password that contains a comma.")

@@ -1,0 +1,430 @@
+"""Batch mode: many accounts through the one work function (runner.run_account), at most N at once in one
+browser (one isolated context each), paced, gentle with X, and resumable.
+
+The scheduler is separate from the wiring so its rules can be tested with a fake work function:
+- pacing: starts are spaced by `pace_s` with +/- `jitter` (a fraction), across all workers;
+- rate limits: a rate_limited account gives its slot back, waits until X's reset time (when that is
+  within `rate_limit_max_wait_s`) and is retried up to `rate_limit_retries` times, and the pace of the
+  whole batch goes up (at least `slow_pace_s`, doubled on every further limit);
+- challenges: after `max_challenges` needs_human outcomes in a row the breaker opens and no new account
+  starts (not even one with a saved session: a dead session would mean a fresh login, exactly what X
+  is refusing). Accounts in flight finish; the rest stay unfinished for `--resume`.
+Every finished account is handed to `on_result` at once (the wiring writes it to the history and commits),
+so a batch killed at any moment loses nothing finished and `--resume` does only the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from playwright.async_api import Error as PlaywrightError
+from pydantic import BaseModel, Field
+
+from optout import catalog
+from optout.accounts_file import AccountEntry, load_accounts
+from optout.browser import open_browser
+from optout.config import Settings
+from optout.credentials import CredentialStore, normalize_handle
+from optout.errors import BadInput, EnvironmentProblem, ExitCode
+from optout.lock import run_lock
+from optout.models import AccountOutcome, AccountResult, Mode, overall_exit_code
+from optout.runner import run_account
+from optout.shard import parse_shard
+from optout.store import Store
+
+# Outcomes worth another try later (`--resume`): everything else is final for this batch.
+RETRYABLE_OUTCOMES = frozenset({AccountOutcome.RATE_LIMITED})
+DEFAULT_RATE_LIMIT_WAIT_S = 60.0  # when X gives no reset time
+
+
+@dataclass
+class Pacing:
+    concurrency: int = 2
+    pace_s: float = 0.0  # seconds between account starts
+    jitter: float = 0.5  # each gap is pace_s * (1 +/- jitter), so starts do not tick like a clock
+    max_challenges: int = 3  # 0 turns the breaker off
+    rate_limit_retries: int = 2
+    rate_limit_max_wait_s: float = 900.0
+    slow_pace_s: float = 5.0  # the least pace after a rate limit
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.pace_s < 0 or not 0 <= self.jitter <= 1:
+            raise ValueError("pace must be >= 0 and jitter between 0 and 1")
+
+
+class BatchObserver(Protocol):
+    """What the progress display hears about (QuietObserver: no-ops)."""
+
+    def begin(self, total: int) -> None: ...
+    def started(self, entry: AccountEntry, attempt: int) -> None: ...
+    def finished(self, result: AccountResult) -> None: ...
+    def notice(self, message: str) -> None: ...
+
+
+class QuietObserver:
+    def begin(self, total: int) -> None:
+        pass
+
+    def started(self, entry: AccountEntry, attempt: int) -> None:
+        pass
+
+    def finished(self, result: AccountResult) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
+
+class Pacer:
+    """Spaces account starts across all workers; the pace can only go up during a batch."""
+
+    def __init__(self, pacing: Pacing, *, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None) -> None:
+        self.pace_s = pacing.pace_s
+        self.jitter = pacing.jitter
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._next_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait_turn(self) -> None:
+        async with self._lock:
+            delay = self._next_at - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next_at = self._clock() + self._gap()
+
+    def _gap(self) -> float:
+        if self.pace_s <= 0:
+            return 0.0
+        return self.pace_s * (1 + self._rng.uniform(-self.jitter, self.jitter))
+
+    def slow_down(self, floor_s: float) -> float:
+        self.pace_s = max(floor_s, self.pace_s * 2)
+        return self.pace_s
+
+
+class ChallengeBreaker:
+    """Counts login challenges (needs_human) in a row, in the order accounts finish."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_a_row = 0
+        self.open = False
+
+    def record(self, outcome: AccountOutcome) -> bool:
+        """True when this outcome opened the breaker."""
+        if outcome != AccountOutcome.NEEDS_HUMAN:
+            self.in_a_row = 0
+            return False
+        self.in_a_row += 1
+        if self.limit and self.in_a_row >= self.limit and not self.open:
+            self.open = True
+            return True
+        return False
+
+
+@dataclass
+class _Job:
+    entry: AccountEntry
+    attempt: int = 0
+
+
+@dataclass
+class ScheduleOutcome:
+    results: list[AccountResult] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    breaker_opened: bool = False
+    rate_limit_waits: int = 0
+    final_pace_s: float = 0.0
+
+
+WorkFn = Callable[[AccountEntry], Awaitable[AccountResult]]
+ResultSink = Callable[[AccountResult], None]
+
+
+class Scheduler:
+    """N workers pulling accounts from one queue; see the module docstring for the rules."""
+
+    def __init__(self, work: WorkFn, pacing: Pacing, *, on_result: ResultSink | None = None,
+                 observer: BatchObserver | None = None, wall_clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.work = work
+        self.pacing = pacing
+        self.on_result = on_result or (lambda result: None)
+        self.observer = observer or QuietObserver()
+        self.wall_clock = wall_clock
+        self.pacer = Pacer(pacing, rng=rng)
+        self.breaker = ChallengeBreaker(pacing.max_challenges)
+        self.outcome = ScheduleOutcome()
+
+    async def run(self, entries: Sequence[AccountEntry]) -> ScheduleOutcome:
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._outstanding = len(entries)
+        self._timers: set[asyncio.Task] = set()
+        for entry in entries:
+            self._queue.put_nowait(_Job(entry))
+        if not entries:
+            return self.outcome
+        workers = [asyncio.create_task(self._worker()) for _ in range(min(self.pacing.concurrency, len(entries)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in (*workers, *self._timers):
+                task.cancel()
+        self.outcome.final_pace_s = self.pacer.pace_s
+        return self.outcome
+
+    async def _worker(self) -> None:
+        while (job := await self._queue.get()) is not None:
+            if self.breaker.open:
+                self.outcome.not_started.append(job.entry.handle)
+                self._job_done()
+                continue
+            await self.pacer.wait_turn()
+            if self.breaker.open:  # it may have opened while this worker waited for its turn
+                self.outcome.not_started.append(job.entry.handle)
+                self._job_done()
+                continue
+            self.observer.started(job.entry, job.attempt)
+            result = await self.work(job.entry)
+            self._handle(job, result)
+
+    def _handle(self, job: _Job, result: AccountResult) -> None:
+        if result.outcome == AccountOutcome.RATE_LIMITED and self._retry_later(job, result):
+            return
+        if self.breaker.record(result.outcome):
+            self.outcome.breaker_opened = True
+            self.observer.notice(
+                f"{self.breaker.in_a_row} login challenges in a row: X seems to be blocking logins from this "
+                "machine, so no new account will start."
+            )
+        self.outcome.results.append(result)
+        self.on_result(result)
+        self.observer.finished(result)
+        self._job_done()
+
+    def _retry_later(self, job: _Job, result: AccountResult) -> bool:
+        """Wait for X's reset off the slot, then queue the account again; False when out of patience."""
+        if job.attempt >= self.pacing.rate_limit_retries:
+            return False
+        reset_at = result.rate_limit_reset or self.wall_clock() + DEFAULT_RATE_LIMIT_WAIT_S
+        wait = max(1.0, reset_at - self.wall_clock())
+        if wait > self.pacing.rate_limit_max_wait_s:
+            return False
+        pace = self.pacer.slow_down(self.pacing.slow_pace_s)
+        self.outcome.rate_limit_waits += 1
+        self.observer.notice(
+            f"@{job.entry.handle} was rate limited: retrying in {wait:.0f} s; the batch now starts an "
+            f"account every {pace:.0f} s or so."
+        )
+        timer = asyncio.create_task(self._requeue(_Job(job.entry, job.attempt + 1), wait))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+        return True
+
+    async def _requeue(self, job: _Job, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._queue.put_nowait(job)
+
+    def _job_done(self) -> None:
+        self._outstanding -= 1
+        if self._outstanding == 0:
+            for _ in range(self.pacing.concurrency):
+                self._queue.put_nowait(None)
+
+
+# --- wiring: the accounts file, the keyring, the history and the browser around the scheduler ---------
+
+RUN_META = "batch.run.{run_id}"  # JSON: the batch's file, shard, mode and settings, for --resume
+OPEN_META = "batch.open.{identity}"  # the run id of the unfinished batch of this file and shard
+
+
+class BatchRequest(BaseModel):
+    """Everything `optout batch` was asked to do."""
+
+    file: Path
+    mode: Mode = Mode.APPLY
+    setting_ids: list[str] = Field(default_factory=list)  # --setting; empty: the default set
+    all_settings: bool = False
+    shard: str | None = None  # "I/N"
+    resume: bool = False
+    run_id: int | None = None  # resume this run rather than the latest unfinished one of the file
+    concurrency: int = 2
+    pace_s: float = 0.0
+    max_challenges: int = 3
+    report_file: Path | None = None  # an HTML report of the whole batch
+
+
+class BatchReport(BaseModel):
+    """The whole batch (earlier parts of a resumed run included), as the summary and --json show it."""
+
+    run_id: int
+    file: str
+    shard: str | None = None
+    mode: Mode
+    resumed: bool = False
+    results: list[AccountResult]  # one per account with a result, in file order
+    done_before: list[str] = Field(default_factory=list)  # finished by an earlier part of this run
+    not_started: list[str] = Field(default_factory=list)  # left for --resume (challenge breaker)
+    breaker_opened: bool = False
+    max_challenges: int = 3
+    rate_limit_waits: int = 0
+    final_pace_s: float = 0.0
+    finished: bool = False  # nothing is left for --resume
+    exit_code: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[str(r.outcome)] = counts.get(str(r.outcome), 0) + 1
+        if self.not_started:
+            counts["not_started"] = len(self.not_started)
+        return counts
+
+
+@dataclass
+class _Plan:
+    entries: list[AccountEntry]
+    default_ids: list[str]
+    identity: str
+    params: dict
+
+
+def plan_batch(request: BatchRequest) -> _Plan:
+    """Read and check the file and options; raise BadInput before anything runs."""
+    accounts = load_accounts(request.file)
+    entries = accounts.accounts
+    if request.shard:
+        entries = parse_shard(request.shard).select(entries)
+    default_ids = [s.id for s in catalog.select(request.setting_ids or None, everything=request.all_settings)]
+    if request.concurrency < 1 or request.pace_s < 0 or request.max_challenges < 0:
+        raise BadInput("--concurrency must be at least 1, --pace and --max-challenges at least 0.")
+    identity = f"{request.file.resolve()}|{request.shard or 'all'}"
+    params = {"file": str(request.file.resolve()), "shard": request.shard, "mode": str(request.mode),
+              "setting_ids": default_ids}
+    return _Plan(entries, default_ids, identity, params)
+
+
+def check_keyring(credentials: CredentialStore, entries: Sequence[AccountEntry]) -> None:
+    """Fail before the browser starts when any account has no password in the keyring."""
+    missing = [e.key for e in entries if not credentials.has(e.key)]
+    if missing:
+        shown = ", ".join("@" + h for h in missing[:50]) + (f" and {len(missing) - 50} more" if len(missing) > 50 else "")
+        raise BadInput(
+            f"{len(missing)} account(s) of the batch have no password in the keyring: {shown}. Nothing was run.",
+            hint="Add them with `optout accounts import CREDENTIALS.csv` (handle,password[,totp]) or "
+            "`optout accounts add HANDLE`.",
+        )
+
+
+def run_batch(settings: Settings, request: BatchRequest, *, observer: BatchObserver | None = None) -> BatchReport:
+    """The `optout batch` command: plan, check the keyring, then run (or resume) under the run lock."""
+    plan = plan_batch(request)
+    credentials = CredentialStore(settings)
+    check_keyring(credentials, plan.entries)
+    with run_lock(settings, "batch"), Store.open(settings) as store:
+        run_id, earlier = _open_run(store, settings, request, plan)
+        return asyncio.run(_run(settings, request, plan, store, credentials, run_id, earlier, observer))
+
+
+def _open_run(store: Store, settings: Settings, request: BatchRequest, plan: _Plan) -> tuple[int, list[AccountResult]]:
+    """A new run, or the one being resumed with the results it already has."""
+    open_key = OPEN_META.format(identity=plan.identity)
+    if not (request.resume or request.run_id):
+        run_id = store.start_run("batch", settings.base_url)
+        store.set_meta(RUN_META.format(run_id=run_id), json.dumps(plan.params))
+        store.set_meta(open_key, str(run_id))
+        return run_id, []
+    run_id = request.run_id or int(store.get_meta(open_key) or 0)
+    stored = json.loads(store.get_meta(RUN_META.format(run_id=run_id)) or "null") if run_id else None
+    if not stored:
+        raise BadInput(
+            f"There is no unfinished batch of {request.file}" + (f" with --shard {request.shard}" if request.shard else "")
+            + (f" with run id {request.run_id}" if request.run_id else "") + " to resume.",
+            hint="Start it without --resume; `optout history` lists earlier runs.",
+        )
+    if stored["file"] != plan.params["file"] or stored["shard"] != plan.params["shard"]:
+        raise BadInput(f"Run {run_id} was a batch of {stored['file']} (shard {stored['shard'] or 'all'}), not of this file and shard.")
+    if stored["mode"] != plan.params["mode"] or stored["setting_ids"] != plan.params["setting_ids"]:
+        raise BadInput(
+            f"Run {run_id} was started in {stored['mode']} mode for {', '.join(stored['setting_ids'])}; "
+            "--resume continues it the same way.",
+            hint="Give --resume the same --check-only/--setting/--all options as the run it continues.",
+        )
+    if (run := store.run(run_id)) is not None and run.finished_at is not None:
+        raise BadInput(f"Batch run {run_id} already finished: every account has a final result.",
+                       hint="Start a new batch without --resume to do the accounts again.")
+    return run_id, store.run_results(run_id)
+
+
+async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: Store, credentials: CredentialStore,
+               run_id: int, earlier: list[AccountResult], observer: BatchObserver | None) -> BatchReport:
+    final_before = {r.handle: r for r in earlier if r.outcome not in RETRYABLE_OUTCOMES}
+    todo = [e for e in plan.entries if e.key not in final_before]
+    pacing = Pacing(concurrency=request.concurrency, pace_s=request.pace_s, max_challenges=request.max_challenges,
+                    rate_limit_max_wait_s=settings.rate_limit_max_wait_s)
+    observer = observer or QuietObserver()
+    observer.begin(len(plan.entries))
+    if final_before:
+        observer.notice(f"Resuming batch run {run_id}: {len(final_before)} account(s) already done, {len(todo)} to go.")
+    for result in final_before.values():
+        observer.finished(result)
+    scheduled = ScheduleOutcome()
+    if todo:
+        scheduled = await _schedule(settings, plan, credentials, pacing, observer,
+                                    lambda result: store.record_result(run_id, result), todo)
+    report = _report(request, plan, run_id, final_before, scheduled, pacing)
+    if report.finished:
+        store.finish_run(run_id, report.exit_code)
+        store.set_meta(OPEN_META.format(identity=plan.identity), "0")
+    return report
+
+
+async def _schedule(settings: Settings, plan: _Plan, credentials: CredentialStore, pacing: Pacing,
+                    observer: BatchObserver, sink: ResultSink, todo: list[AccountEntry]) -> ScheduleOutcome:
+    async with open_browser(settings) as browser:
+        mode = Mode(plan.params["mode"])
+
+        async def work(entry: AccountEntry) -> AccountResult:
+            ids = list(entry.settings) if entry.settings is not None else plan.default_ids
+            return await run_account(browser, entry.key, settings, mode=mode, setting_ids=ids,
+                                     store=credentials, prompter=None)
+
+        try:
+            return await Scheduler(work, pacing, on_result=sink, observer=observer).run(todo)
+        except PlaywrightError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EnvironmentProblem(
+                f"The browser stopped in the middle of the batch ({first}). Every account that finished is "
+                "saved in the history.",
+                hint="Run the same command with --resume to do the rest.",
+            ) from None
+
+
+def _report(request: BatchRequest, plan: _Plan, run_id: int, final_before: dict[str, AccountResult],
+            scheduled: ScheduleOutcome, pacing: Pacing) -> BatchReport:
+    by_handle = {**final_before, **{r.handle: r for r in scheduled.results}}
+    results = [by_handle[e.key] for e in plan.entries if e.key in by_handle]
+    exit_code = overall_exit_code(results)
+    if exit_code == ExitCode.OK and (scheduled.not_started or len(results) < len(plan.entries)):
+        exit_code = ExitCode.FAILED
+    leftover = scheduled.not_started or any(r.outcome in RETRYABLE_OUTCOMES for r in results)
+    return BatchReport(
+        run_id=run_id, file=str(request.file), shard=request.shard, mode=Mode(plan.params["mode"]),
+        resumed=bool(final_before) or request.resume or bool(request.run_id), results=results,
+        done_before=[h for h in (e.key for e in plan.entries) if h in final_before],
+        not_started=[normalize_handle(h) for h in scheduled.not_started], breaker_opened=scheduled.breaker_opened,
+        max_challenges=pacing.max_challenges, rate_limit_waits=scheduled.rate_limit_waits,
+        final_pace_s=scheduled.final_pace_s, finished=not leftover and len(results) == len(plan.entries),
+        exit_code=int(exit_code),
+    )

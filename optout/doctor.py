@@ -1,0 +1,108 @@
+"""`optout doctor`: is this machine ready? Each check says OK or what to do. The browser and the keyring
+are required (exit 5 without them); directories and the base URL are reported so a person can see
+where things go and whether X answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from optout.config import Settings
+from optout.credentials import CredentialStore
+from optout.errors import OptoutError
+
+VERSION_TIMEOUT_S = 10
+REACH_TIMEOUT_S = 5
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    required: bool = True
+    detail: str
+    fix: str | None = None
+
+
+class DoctorReport(BaseModel):
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks if c.required)
+
+
+def _browser_version(path: Path | None) -> str | None:
+    """`chromium --version` prints one line without starting a browser window."""
+    if path is None:
+        return None
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def check_browser(settings: Settings) -> Check:
+    from optout.browser import find_browser
+
+    if settings.browser_endpoint:
+        return Check(name="browser", ok=True, detail=f"remote browser at {settings.browser_endpoint} (not contacted)")
+    try:
+        binary = find_browser(settings)
+    except OptoutError as exc:
+        return Check(name="browser", ok=False, detail=exc.message, fix=exc.hint)
+    version = _browser_version(binary.path) or "version unknown"
+    where = binary.path or "Playwright's own Chromium"
+    return Check(name="browser", ok=True, detail=f"{version} at {where} ({binary.source})")
+
+
+def check_keyring(settings: Settings) -> Check:
+    try:
+        backend = CredentialStore(settings).check()
+    except OptoutError as exc:
+        return Check(name="keyring", ok=False, detail=exc.message, fix=exc.hint)
+    return Check(name="keyring", ok=True, detail=f"{backend}: write, read and delete of a probe entry worked")
+
+
+def _writable(path: Path) -> bool:
+    """The directory exists and is writable, or the nearest existing parent is (it will be created)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+
+
+def check_dirs(settings: Settings) -> list[Check]:
+    dirs = {"data dir": settings.data_dir, "state dir": settings.state_dir, "config dir": settings.config_dir,
+            "evidence dir": settings.evidence_root}
+    return [
+        Check(name=name, ok=_writable(path), detail=f"{path}" + ("" if path.exists() else " (created on first use)"),
+              fix=None if _writable(path) else f"Make {path} writable, or point OPTOUT_{name.split()[0].upper()}_DIR elsewhere.")
+        for name, path in dirs.items()
+    ]
+
+
+def check_base_url(settings: Settings) -> Check:
+    """Whether X (or the replica) answers at all; not required, since doctor may run offline."""
+    try:
+        with urllib.request.urlopen(settings.url("/"), timeout=REACH_TIMEOUT_S) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check(name="base URL", ok=False, required=False, detail=f"{settings.base_url} did not answer ({reason})",
+                     fix="Check the network or proxy, or OPTOUT_BASE_URL.")
+    return Check(name="base URL", ok=True, required=False, detail=f"{settings.base_url} answered HTTP {status}")
+
+
+def run_doctor(settings: Settings, *, browser_only: bool = False) -> DoctorReport:
+    if browser_only:
+        return DoctorReport(checks=[check_browser(settings)])
+    return DoctorReport(checks=[check_browser(settings), check_keyring(settings), *check_dirs(settings),
+                                check_base_url(settings)])

@@ -1,0 +1,159 @@
+"""The unattended re-check: read X's privacy policy, then, for each account, read the settings with the
+saved session and switch off any that flipped back on (CHECK mode only, with report_only), with fresh
+evidence, results in the history database and a notification when something happened.
+
+It is `run_account` in APPLY mode, which reads before it writes: an account whose settings are still off
+costs no login (the saved session is reused) and no settings write. Each account re-checks the settings
+its newest opt-out dealt with (the default set when it has none). With if_policy_changed the accounts are
+touched only when the policy text differs from the one the previous recheck saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from optout import notify, policy
+from optout.browser import BrowserSession, open_browser
+from optout.config import Settings
+from optout.credentials import CredentialStore, normalize_handle
+from optout.errors import BadInput, ExitCode, PolicyUnreadable, UnknownAccount
+from optout.lock import run_lock
+from optout.models import AccountResult, Mode, overall_exit_code
+from optout.policy import PolicyCheck, PolicyDiff
+from optout.runner import run_account
+from optout.store import Store
+
+log = logging.getLogger(__name__)
+
+LAST_POLICY_KEY = "recheck.policy_hash"
+LOG_FILE = "optout.log"
+LOG_BYTES, LOG_BACKUPS = 1_000_000, 5
+
+
+class RecheckReport(BaseModel):
+    run_id: int | None = None
+    policy: PolicyCheck | None = None
+    policy_changed: bool = False  # differs from what the previous recheck saw
+    policy_diff: PolicyDiff | None = None  # set when policy_changed
+    policy_error: str | None = None
+    skipped: bool = False  # if_policy_changed and the policy is the same: no account touched
+    results: list[AccountResult] = Field(default_factory=list)
+    notification: notify.Notification | None = None
+    delivery: notify.Delivery | None = None
+    exit_code: int = ExitCode.OK
+
+
+def configure_file_log(settings: Settings) -> None:
+    """The recheck's own rotating log in the state dir, so a scheduled run leaves a readable trail."""
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    path = str((settings.log_dir / LOG_FILE).absolute())
+    root = logging.getLogger("optout")
+    if any(getattr(h, "baseFilename", None) == path for h in root.handlers):
+        return
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def select_handles(credentials: CredentialStore, handles: Sequence[str], all_accounts: bool) -> list[str]:
+    """The accounts to re-check: the named ones (which must be stored) or every stored one."""
+    if all_accounts == bool(handles):
+        raise BadInput("Name the accounts to re-check, or pass --all for every stored account (not both).")
+    if all_accounts:
+        keys = credentials.handles()
+        if not keys:
+            raise BadInput("There are no stored accounts to re-check.", hint="Add one with `optout run @handle`.")
+        return keys
+    keys = list(dict.fromkeys(normalize_handle(h) for h in handles))
+    unknown = [k for k in keys if not credentials.has(k)]
+    if unknown:
+        raise UnknownAccount(f"No stored account for {', '.join('@' + k for k in unknown)}.",
+                             hint="Run `optout run @handle` once to store it.")
+    return keys
+
+
+async def recheck(settings: Settings, handles: Sequence[str] = (), *, all_accounts: bool = False,
+                  report_only: bool = False, if_policy_changed: bool = False, notify_always: bool = False,
+                  prompter=None) -> RecheckReport:
+    configure_file_log(settings)
+    credentials = CredentialStore(settings)
+    keys = select_handles(credentials, handles, all_accounts)
+    with run_lock(settings, "recheck"), Store.open(settings) as store:
+        report = RecheckReport()
+        snapshot_error = await _read_policy(settings, store, report, browser=None)
+        if if_policy_changed and report.policy and not report.policy_changed and _seen_before(store):
+            report.skipped = True
+            log.info("recheck: policy unchanged (%s); no account touched", report.policy.current.effective_label)
+        else:
+            async with open_browser(settings) as browser:
+                if snapshot_error:  # plain HTTP could not read it; the browser may
+                    await _read_policy(settings, store, report, browser=browser)
+                await _accounts(settings, store, report, browser, credentials, keys,
+                                Mode.CHECK if report_only else Mode.APPLY, prompter)
+        if report.policy and not report.skipped:
+            store.set_meta(LAST_POLICY_KEY, report.policy.current.text_hash)
+        _finish(settings, store, report, notify_always)
+    return report
+
+
+def _seen_before(store: Store) -> bool:
+    return store.get_meta(LAST_POLICY_KEY) is not None
+
+
+async def _read_policy(settings: Settings, store: Store, report: RecheckReport,
+                       browser: BrowserSession | None) -> bool:
+    """Fill the report's policy fields; True when the page could not be read (a network failure raises)."""
+    try:
+        report.policy = await policy.check_policy(settings, store, browser)
+    except PolicyUnreadable as exc:
+        report.policy_error = str(exc)
+        log.warning("recheck: %s", exc)
+        return True
+    report.policy_error = None
+    last = store.get_meta(LAST_POLICY_KEY)
+    old = store.policy(last) if last else None
+    report.policy_changed = bool(old) and old.text_hash != report.policy.current.text_hash
+    if report.policy_changed:
+        report.policy_diff = policy.diff_between(old, report.policy.current)
+        log.info("recheck: privacy policy changed: %s", " ".join(report.policy_diff.summary))
+    return False
+
+
+async def _accounts(settings: Settings, store: Store, report: RecheckReport, browser: BrowserSession,
+                    credentials: CredentialStore, keys: list[str], mode: Mode, prompter) -> None:
+    """One account after another, each result committed to the history as soon as it is known."""
+    report.run_id = store.start_run("recheck", settings.base_url)
+    for key in keys:
+        result = await run_account(browser, key, settings, mode=mode, setting_ids=store.applied_settings(key) or None,
+                                   store=credentials, prompter=prompter)
+        store.record_result(report.run_id, result)
+        report.results.append(result)
+        log.info("recheck: @%s %s%s; %s", key, result.outcome, " (fresh login)" if result.logged_in else "",
+                 ", ".join(f"{s.setting}={s.outcome}" for s in result.settings) or "no settings read")
+
+
+def _finish(settings: Settings, store: Store, report: RecheckReport, notify_always: bool) -> None:
+    code = overall_exit_code(report.results)
+    if report.policy_error and code == ExitCode.OK:
+        code = ExitCode.FAILED
+    report.exit_code = int(code)
+    if report.run_id is not None:
+        store.finish_run(report.run_id, code)
+    report.notification = notify.compose(report.results, policy_change=report.policy_diff,
+                                         policy_error=report.policy_error, always=notify_always)
+    if report.notification:
+        report.delivery = notify.send(settings, report.notification)
+    log.info("recheck: done, exit code %d, notification %s", code,
+             "sent" if report.delivery and report.delivery.sent else "not sent")
+
+
+def run_recheck(settings: Settings, handles: Sequence[str] = (), **options) -> RecheckReport:
+    """The CLI's entry: `recheck` in its own event loop."""
+    return asyncio.run(recheck(settings, handles, **options))

@@ -1,0 +1,246 @@
+"""The one work function: one account, one fresh browser context, every setting asked for, evidence and
+a receipt. run, check, recheck and batch all call `run_account`; none of them re-implements a step.
+
+It never raises for a failure of the account (bad password, captcha, rate limit, changed page): those
+become the result's outcome, with a receipt and a screenshot of where it stopped. Only problems of the
+machine itself (no keyring, browser gone) propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
+
+from optout import __version__, catalog
+from optout.accounts import add_account
+from optout.browser import BrowserSession, open_browser
+from optout.catalog import SettingSpec
+from optout.config import Settings
+from optout.credentials import CredentialStore, normalize_handle
+from optout.errors import AccountFailure, EnvironmentProblem, OptoutError, UnknownAccount
+from optout.evidence import EvidenceRun, Failure, Receipt, SettingRecord
+from optout.lock import run_lock
+from optout.models import AccountOutcome, AccountResult, Mode, SettingOutcome, overall_exit_code, utcnow
+from optout.prompts import Prompter
+from optout.store import Store
+from optout.x import settings as driver
+from optout.x.login import ensure_session
+
+
+async def run_account(
+    browser: BrowserSession,
+    handle: str,
+    settings: Settings,
+    *,
+    mode: Mode,
+    setting_ids: Sequence[str] | None = None,
+    store: CredentialStore,
+    prompter: Prompter | None = None,
+) -> AccountResult:
+    """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting."""
+    handle = normalize_handle(handle)
+    specs = catalog.select(list(setting_ids) if setting_ids else None)
+    evidence = EvidenceRun(settings.evidence_root, handle)
+    result = AccountResult(handle=handle, mode=mode, outcome=AccountOutcome.OK, started_at=evidence.started_at,
+                           evidence_dir=str(evidence.dir))
+    job = _AccountJob(browser, settings, store, prompter, evidence, result)
+    context = await browser.new_context()
+    try:
+        await job.run(context, specs)
+    finally:
+        await context.close()
+    result.finished_at = utcnow()
+    result.receipt = str(evidence.write_receipt(job.receipt()))
+    return result
+
+
+class _AccountJob:
+    """The state of one account's run, so each step stays a short method."""
+
+    def __init__(self, browser, settings, store, prompter, evidence: EvidenceRun, result: AccountResult):
+        self.browser, self.settings, self.store, self.prompter = browser, settings, store, prompter
+        self.evidence, self.result = evidence, result
+        self.records: list[SettingRecord] = []
+        self.failure: Failure | None = None
+        self.current: str | None = None  # the setting being worked on, for the failure record
+
+    async def run(self, context: BrowserContext, specs: list[SettingSpec]) -> None:
+        page = await context.new_page()
+        driver.watch_rate_limits(page)
+        try:
+            await self._login(context, page)
+            for spec in specs:
+                self.current = spec.id
+                self.records.append(await self._setting_with_relogin(context, page, spec))
+            self.current = None
+            self.result.outcome = _account_outcome(self.result.mode, self.records)
+        except EnvironmentProblem:
+            raise
+        except AccountFailure as exc:
+            await self._fail(page, exc.outcome, exc.message, exc.hint, exc.url, getattr(exc, "screenshot", None))
+            self.result.rate_limit_reset = getattr(exc, "reset_at", None)
+        except OptoutError as exc:
+            await self._fail(page, AccountOutcome.ERROR, exc.message, exc.hint, None)
+        except PlaywrightError as exc:
+            # Playwright's first line names the call and the timeout; never a typed value.
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            await self._fail(page, AccountOutcome.ERROR, f"The browser step failed: {first}", None, None)
+        finally:
+            self.result.settings = list(self.records)
+
+    async def _login(self, context: BrowserContext, page: Page) -> None:
+        self.result.logged_in = await ensure_session(
+            context, page, self.result.handle, self.store, self.settings,
+            prompter=self.prompter, shots_dir=self.evidence.dir,
+        ) or self.result.logged_in
+
+    async def _setting_with_relogin(self, context: BrowserContext, page: Page, spec: SettingSpec) -> SettingRecord:
+        """A session that dies mid-run (X logged it out) gets one fresh login, then the setting again."""
+        try:
+            return await self._setting(page, spec)
+        except driver.SessionLost:
+            await self._login(context, page)
+            return await self._setting(page, spec)
+
+    async def _setting(self, page: Page, spec: SettingSpec) -> SettingRecord:
+        record = SettingRecord(setting=spec.id, outcome=SettingOutcome.NOT_FOUND, at=utcnow())
+        try:
+            record.route = await driver.open_setting(page, spec, self.settings)
+            record.url = page.url
+            states = await driver.read_boxes(page, spec)
+            positions, record.before = list(states), driver.is_on(spec, states)
+            record.before_screenshot = await self._shot(page, f"before-{spec.id}", spec, positions)
+            if self.result.mode is Mode.APPLY and record.before:
+                await self._switch_off(page, spec, record, positions)
+            else:
+                self._read_only(spec, record)
+                if self.result.mode is Mode.APPLY:
+                    record.after_screenshot = await self._shot(page, f"after-{spec.id}", spec, positions)
+        except driver.SettingNotFound as exc:
+            record.url, record.message = exc.url or page.url, str(exc)
+            record.after_screenshot = await self._shot(page, f"notfound-{spec.id}", None, None)
+        return record
+
+    def _read_only(self, spec: SettingSpec, record: SettingRecord) -> None:
+        """Off already, or a mode that never clicks: the read came from a freshly loaded page."""
+        record.after = record.before
+        record.verified_after_reload = True
+        if not record.before:
+            record.outcome = SettingOutcome.ALREADY_OFF
+        elif self.result.mode is Mode.CHECK:
+            record.outcome, record.message = SettingOutcome.DRIFT, f"{spec.title} is on."
+        else:
+            record.outcome, record.message = SettingOutcome.WOULD_TURN_OFF, f"Would switch off {spec.title}."
+
+    async def _switch_off(self, page: Page, spec: SettingSpec, record: SettingRecord, positions: list[int]) -> None:
+        save = await driver.switch_off(page, spec, self.settings)
+        record.api_fields_saved = save.fields
+        record.after = await driver.read_state(page, spec)
+        record.verified_after_reload = True
+        record.changed = record.before != record.after
+        record.after_screenshot = await self._shot(page, f"after-{spec.id}", spec, positions)
+        if record.after:
+            record.outcome = SettingOutcome.VERIFY_FAILED
+            why = "; ".join(save.problems) or "X accepted the save but the reloaded page shows it on again"
+            record.message = f"{spec.title} is still on after a reload ({why})."
+        else:
+            record.outcome = SettingOutcome.TURNED_OFF
+
+    async def _shot(self, page: Page, name: str, spec: SettingSpec | None, positions: list[int] | None) -> str | None:
+        outline = driver.controls(page, spec, positions) if spec and positions else None
+        try:
+            return (await self.evidence.screenshot(page, name, outline=outline)).name
+        except PlaywrightError:
+            return None
+
+    async def _fail(self, page: Page, outcome: str, message: str, hint: str | None, url: str | None,
+                    shot_taken: str | None = None) -> None:
+        """The account stops here: say what and where, with a screenshot of that moment (the login's own,
+        secrets masked, when it took one)."""
+        self.result.outcome = AccountOutcome(outcome)
+        self.result.message, self.result.hint = message, hint
+        where = url or _url(page)
+        if shot_taken and Path(shot_taken).parent == self.evidence.dir:
+            shot = Path(shot_taken).name
+        else:
+            shot = await self._shot(page, f"failure-{self.current or 'login'}", None, None)
+        self.failure = Failure(outcome=outcome, message=message, url=where, setting=self.current, screenshot=shot)
+
+    def receipt(self) -> Receipt:
+        r = self.result
+        return Receipt(
+            tool_version=__version__, browser_version=self.browser.version, handle=r.handle,
+            base_url=self.settings.base_url, mode=r.mode, outcome=r.outcome, message=r.message,
+            started_at=r.started_at, finished_at=r.finished_at or utcnow(), settings=self.records,
+            failure=self.failure, logged_in=r.logged_in,
+        )
+
+
+def _url(page: Page) -> str | None:
+    try:
+        return page.url
+    except PlaywrightError:
+        return None
+
+
+def _account_outcome(mode: Mode, records: list[SettingRecord]) -> AccountOutcome:
+    outcomes = {rec.outcome for rec in records}
+    if SettingOutcome.VERIFY_FAILED in outcomes:
+        return AccountOutcome.VERIFY_FAILED
+    if SettingOutcome.NOT_FOUND in outcomes:
+        return AccountOutcome.UI_CHANGED
+    if SettingOutcome.DRIFT in outcomes:
+        return AccountOutcome.DRIFT
+    return AccountOutcome.OK
+
+
+def _ensure_known(store: CredentialStore, handle: str, prompter: Prompter | None) -> None:
+    """A first run asks for the password (hidden) and optional TOTP secret and keeps them in the keyring;
+    with nobody at the terminal it stops before starting a browser."""
+    if store.has(handle) or store.load_session(handle) is not None:
+        return
+    if prompter is None or not prompter.interactive:
+        raise UnknownAccount(
+            f"No password is stored for @{handle}.",
+            hint=f"Add it first: `optout accounts add {handle}` (or pipe it with --password-stdin).",
+        )
+    add_account(store, handle, prompter=prompter, stdin=sys.stdin)
+
+
+async def run_handles(
+    settings: Settings,
+    handles: Sequence[str],
+    *,
+    mode: Mode,
+    setting_ids: Sequence[str] | None = None,
+    store: CredentialStore | None = None,
+    prompter: Prompter | None = None,
+) -> list[AccountResult]:
+    """One browser, the accounts one after another (batch mode adds concurrency and pacing); each
+    result goes to the history database as soon as it is known."""
+    store = store or CredentialStore(settings)
+    keys = [normalize_handle(h) for h in handles]  # a typo fails before the browser starts
+    for key in keys:
+        _ensure_known(store, key, prompter)
+    catalog.select(list(setting_ids) if setting_ids else None)
+    command = "run" if mode is Mode.APPLY else str(mode)
+    results: list[AccountResult] = []
+    with run_lock(settings, command), Store.open(settings) as history:
+        run_id = history.start_run(command, settings.base_url)
+        async with open_browser(settings) as browser:
+            for key in keys:
+                results.append(await run_account(browser, key, settings, mode=mode, setting_ids=setting_ids,
+                                                  store=store, prompter=prompter))
+                history.record_result(run_id, results[-1])
+        history.finish_run(run_id, overall_exit_code(results))
+    return results
+
+
+def run(settings: Settings, handles: Sequence[str], **kwargs) -> list[AccountResult]:
+    """`run_handles` for synchronous callers (the CLI)."""
+    return asyncio.run(run_handles(settings, handles, **kwargs))

@@ -1,0 +1,143 @@
+"""Fixtures and hand-written browser steps for the replica's own tests (tests/test_replica*.py).
+
+Named ``replica_*`` / ``fake_x`` so they never clash with the shared ``replica`` fixtures in tests/conftest.py. The browser is a
+real headless Chromium driven with Playwright's sync API, one per test module; each test gets a fresh
+context (cookies) and a replica reset to the accounts file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from recordings.scenarios import load_scenarios
+from recordings.server import ReplicaServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+# Credentials come from the bundled fixture file, so tests and fixtures cannot drift apart.
+_SCENARIOS = {s.key: s for s in load_scenarios()}
+PASSWORDS = {key: s.password for key, s in _SCENARIOS.items()}
+TOTP = {key: s.totp_secret for key, s in _SCENARIOS.items() if s.totp_secret}
+BACKUP_CODES = {key: s.backup_code for key, s in _SCENARIOS.items() if s.backup_code}
+PARTNERS = "/settings/data_sharing_with_business_partners"
+PARTNER_FIELD = "allow_sharing_data_for_third_party_personalization"
+
+
+@pytest.fixture(scope="module")
+def replica_server() -> Iterator[ReplicaServer]:
+    server = ReplicaServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_x(replica_server: ReplicaServer) -> ReplicaServer:
+    """The module's replica, back to the accounts file's state for this test."""
+    replica_server.admin.reset()
+    return replica_server
+
+
+@pytest.fixture(scope="module")
+def replica_browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def replica_context(replica_browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """Factory: a fresh browser context (own cookies), desktop-sized unless told otherwise."""
+    made: list[BrowserContext] = []
+
+    def make(locale: str = "en-US", width: int = 1280, height: int = 800) -> BrowserContext:
+        ctx = replica_browser.new_context(locale=locale, viewport={"width": width, "height": height})
+        ctx.set_default_timeout(8000)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
+def replica_page(replica_context: Callable[..., BrowserContext]) -> Page:
+    return replica_context().new_page()
+
+
+# ------------------------------------------------------------------ hand-written steps
+def legacy_identifier(page: Page, identifier: str) -> None:
+    field = page.locator('input[autocomplete="username"][name="text"]')
+    field.fill(identifier)
+    field.press("Enter")  # the contract: Enter in the field submits, whatever the button says
+
+
+def legacy_password(page: Page, password: str) -> None:
+    page.locator('input[name="password"][autocomplete="current-password"]').fill(password)
+    page.locator('[data-testid="LoginForm_Login_Button"]').click()
+
+
+def legacy_login(page: Page, base_url: str, handle: str, path: str = "/home") -> None:
+    """Log in through the legacy modal and wait until the page asked for is drawn."""
+    page.goto(base_url + path)
+    legacy_identifier(page, handle)
+    legacy_password(page, PASSWORDS[handle])
+    page.wait_for_url(re.compile(re.escape(path) + "$"))
+
+
+def totp_now(handle: str) -> str:
+    return pyotp.TOTP(TOTP[handle]).now()
+
+
+def details(page: Page):
+    """The settings details column, found by structure rather than by its localised aria-label."""
+    return page.locator("section.settings-details")
+
+
+def checkboxes(page: Page):
+    return details(page).locator('input[type="checkbox"]')
+
+
+def open_setting(page: Page, base_url: str, path: str) -> None:
+    page.goto(base_url + path)
+    expect(checkboxes(page).first).to_be_visible()
+
+
+def toast(page: Page):
+    return page.locator('div[role="alert"]')
+
+
+def api_login(ctx: BrowserContext, base_url: str, handle: str, password: str | None = None) -> None:
+    """Log a context in through the onboarding API, skipping the UI (for tests about other pages)."""
+    ctx.request.get(base_url + "/")
+
+    def step(body: dict) -> dict:
+        ct0 = next(c["value"] for c in ctx.cookies() if c["name"] == "ct0")
+        res = ctx.request.post(base_url + "/1.1/onboarding/task.json", data=body, headers={"x-csrf-token": ct0})
+        assert res.ok, res.text()
+        return res.json()
+
+    flow = step({"input_flow_data": {}})["flow_token"]
+    ident = {"setting_responses": [{"key": "user_identifier", "response_data": {"text_data": {"result": handle}}}]}
+    step({"flow_token": flow, "subtask_inputs": [{"subtask_id": "LoginEnterUserIdentifierSSO", "settings_list": ident}]})
+    done = step({"flow_token": flow, "subtask_inputs": [
+        {"subtask_id": "LoginEnterPassword", "enter_password": {"password": password or PASSWORDS[handle]}}]})
+    assert done["subtasks"][0]["subtask_id"] == "LoginSuccessSubtask", done
+
+
+@pytest.fixture
+def logged_in(fake_x, replica_context) -> Callable[..., Page]:
+    """Factory: a page whose context is logged in as ``handle`` (via the API, not the UI)."""
+
+    def make(handle: str, password: str | None = None, **context_args) -> Page:
+        ctx = replica_context(**context_args)
+        api_login(ctx, fake_x.base_url, handle, password)
+        return ctx.new_page()
+
+    return make

@@ -1,0 +1,322 @@
+"""`optout batch` and `optout accounts import` end to end: the real command in a subprocess, a real
+headless Chromium, the real keyring, the replica's truth through its admin API, and the history
+database the batch writes. Every test ends with a secret scan over everything the tool wrote."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.secrets_scan import find_leaks
+
+PARTNERS = "allow_sharing_data_for_third_party_personalization"
+GROK = "allow_grok_training"
+GROK_OTHER = "allow_grok_personalization"
+TOTP = "JBSWY3DPEHPK3PXPJBSWY3DP"
+SETTINGS_API = "/1.1/account/settings.json"
+
+
+def password_of(handle: str) -> str:
+    return f"pw-{handle}-S3cret!x"
+
+
+def add_accounts(replica, scenarios: list[dict]) -> None:
+    for scenario in scenarios:
+        replica.admin.add_account({"password": password_of(scenario["handle"]), **scenario})
+
+
+def import_credentials(env, tmp_path, rows: list[tuple[str, ...]], name="creds.csv"):
+    """Credentials CSV outside the optout home (it is input, not something the tool wrote)."""
+    path = tmp_path / name
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([("handle", "password", "totp"), *rows])
+    return env.run("accounts", "import", str(path))
+
+
+def accounts_file(tmp_path, handles: list[str], name="accounts.toml") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(f'[[account]]\nhandle = "@{h}"\n\n' for h in handles))
+    return path
+
+
+def db_rows(env) -> list[tuple[int, str, str]]:
+    db = env.home / "state" / "optout.sqlite3"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT run_id, handle, outcome FROM account_results ORDER BY id").fetchall()
+
+
+def scan(env, secrets: list[str]) -> None:
+    assert find_leaks(secrets, files=env.written_files(), texts=env.outputs) == []
+
+
+@pytest.fixture
+def env(optout_env, fresh_replica):
+    """optout_env with its replica at hand."""
+    optout_env.replica = fresh_replica
+    return optout_env
+
+
+# ---- input errors: nothing runs --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,text,where", [
+    ("bad.toml", '[[account]]\nhandle = "ok"\n\n[[account]]\nhandle = "x"\ncolour = "red"\n', "line 6 (account #2, key 'colour')"),
+    ("bad.yaml", "- handle: alice\n- handle: bob\n  settings: [grok]\n", "line 3 (account #2, key 'settings')"),
+    ("bad.csv", "handle,settings\nalice,\nbob alice,\n", "row 3, column 'handle'"),
+    ("bad.toml", '[[account]]\nhandle = "x"\npassword = "hunter2hunter2"\n', "key 'password' is not allowed"),
+])
+def test_malformed_files_are_bad_input(env, tmp_path, name, text, where):
+    path = tmp_path / name
+    path.write_text(text)
+    proc = env.run("batch", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert str(path) in proc.stderr and where in proc.stderr and "nothing was run" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert env.replica.admin.requests() == []
+    assert "hunter2hunter2" not in proc.stderr + proc.stdout
+
+
+def test_accounts_missing_from_the_keyring_fail_fast(env, tmp_path):
+    add_accounts(env.replica, [{"handle": h} for h in ("kr_one", "kr_two", "kr_three")])
+    import_credentials(env, tmp_path, [("kr_two", password_of("kr_two"))])
+    proc = env.run("batch", str(accounts_file(tmp_path, ["kr_one", "kr_two", "kr_three"])), "--json")
+    assert proc.returncode == 2
+    error = json.loads(proc.stdout)
+    assert "@kr_one" in error["message"] and "@kr_three" in error["message"] and "@kr_two" not in error["message"]
+    assert "optout accounts import" in error["hint"]
+    assert env.replica.admin.requests() == [] and db_rows(env) == []
+
+
+# ---- accounts import -------------------------------------------------------------------------------
+
+
+def test_accounts_import_stores_everything_and_echoes_nothing(env, tmp_path):
+    rows = [("@Imp_A", password_of("imp_a")), ("imp_b", password_of("imp_b"), TOTP), ("imp_c", "pa,ss word\"q")]
+    proc = import_credentials(env, tmp_path, rows)
+    assert proc.returncode == 0, proc.stderr
+    assert "delete" in proc.stdout.lower() and "creds.csv" in proc.stdout
+    listed = json.loads(env.run("accounts", "list", "--json").stdout)
+    assert {a["handle"]: a["totp"] for a in listed} == {"imp_a": False, "imp_b": True, "imp_c": False}
+    # stdin works too, and a bad row stores nothing at all
+    bad = "handle,password,totp\nimp_d,pw-imp_d-S3cret!x\nimp_e,pw-imp_e-S3cret!x,not-a-totp-secret!\n"
+    proc = env.run("accounts", "import", "-", input=bad)
+    assert proc.returncode == 2 and "row 3" in proc.stderr and "imp_e" in proc.stderr
+    assert "not-a-totp-secret" not in proc.stderr
+    listed = json.loads(env.run("accounts", "list", "--json").stdout)
+    assert sorted(a["handle"] for a in listed) == ["imp_a", "imp_b", "imp_c"]
+    scan(env, [r[1] for r in rows] + [TOTP, "pw-imp_d-S3cret!x", "pw-imp_e-S3cret!x"])
+
+
+# ---- a 30-account batch across scenarios -----------------------------------------------------------
+
+# name prefix -> (how many, replica scenario extras, expected account outcome)
+SCENARIOS = {
+    "ok": (10, {}, "ok"),
+    "off": (5, {"settings": {PARTNERS: False, GROK: False}}, "ok"),
+    "badpw": (4, {}, "login_failed"),
+    "captcha": (3, {"captcha": True}, "needs_human"),
+    "rl_once": (3, {"faults": [{"kind": "rate_limit", "count": 1, "reset_s": 2, "path": SETTINGS_API}]}, "ok"),
+    "rl_hard": (2, {"faults": [{"kind": "rate_limit", "reset_s": 3600, "path": SETTINGS_API}]}, "rate_limited"),
+    "savefail": (3, {"faults": [{"kind": "save_fails"}]}, "verify_failed"),
+}
+
+
+@pytest.mark.timeout(900)
+def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
+    expected, scenarios, creds = {}, [], []
+    for prefix, (count, extras, outcome) in SCENARIOS.items():
+        for i in range(count):
+            handle = f"{prefix}_{i}"
+            expected[handle] = outcome
+            scenarios.append({"handle": handle, **json.loads(json.dumps(extras))})
+            creds.append((handle, "wrong-" + password_of(handle) if prefix == "badpw" else password_of(handle)))
+    assert len(expected) == 30
+    add_accounts(env.replica, scenarios)
+    assert import_credentials(env, tmp_path, creds).returncode == 0
+    order = sorted(expected, key=lambda h: h.startswith("rl_"))  # rate limits last: they slow the batch
+    path = accounts_file(tmp_path, order)
+
+    proc = env.run("batch", str(path), "--concurrency", "4", "--max-challenges", "0", "--json",
+                   extra_env={"OPTOUT_RATE_LIMIT_MAX_WAIT_S": "30"}, timeout=600)
+    assert proc.returncode == 1, proc.stderr  # some accounts failed
+    report = json.loads(proc.stdout)
+    got = {r["handle"]: (r["outcome"], r["message"]) for r in report["results"]}
+    assert {h: got.get(h) for h in expected if got.get(h, (None,))[0] != expected[h]} == {}
+    assert report["rate_limit_waits"] >= 3 and report["finished"] is False  # rl_hard is left for --resume
+
+    for handle, outcome in expected.items():  # the replica's own truth
+        truth = env.replica.admin.get_account(handle)
+        off = not truth["settings"][PARTNERS] and not truth["settings"][GROK]
+        assert off == (outcome == "ok"), (handle, truth["settings"])
+        assert truth["settings"][GROK_OTHER] is True  # never touched: not asked for
+        if handle.startswith("badpw"):
+            assert truth["logins"] and all(l["outcome"] != "success" for l in truth["logins"])
+    rows = db_rows(env)
+    assert sorted(h for _, h, _ in rows) == sorted(expected)  # one row per account, each written once
+    assert {h: o for _, h, o in rows} == expected
+    scan(env, [p for _, p in creds])
+
+
+# ---- kill -9 mid-batch, then --resume --------------------------------------------------------------
+
+
+@pytest.mark.timeout(900)
+def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
+    handles = [f"res_{i}" for i in range(8)]
+    add_accounts(env.replica, [{"handle": h} for h in handles])
+    assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in handles]).returncode == 0
+    path = accounts_file(tmp_path, handles)
+    out, err = tmp_path / "killed.out", tmp_path / "killed.err"
+    with out.open("w") as fo, err.open("w") as fe:
+        proc = subprocess.Popen([sys.executable, "-m", "optout", "batch", str(path), "--concurrency", "2"],
+                                env=env.env, cwd=env.home, stdout=fo, stderr=fe, start_new_session=True)
+        deadline = time.monotonic() + 400
+        while len(db_rows(env)) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole tree, as a crash or an OOM kill would
+        proc.wait()
+    env.outputs += [out.read_text(), err.read_text()]
+    before = db_rows(env)
+    finished = {h for _, h, _ in before}
+    assert 3 <= len(before) < len(handles), "the kill should land mid-batch"
+    run_id = before[0][0]
+    seq_at_kill = max(r["seq"] for r in env.replica.admin.requests())
+
+    proc = env.run("batch", str(path), "--resume", "--concurrency", "2", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["run_id"] == run_id and report["finished"] is True
+    assert set(report["done_before"]) == finished
+    assert sorted(r["handle"] for r in report["results"]) == sorted(handles)
+
+    rows = db_rows(env)
+    assert sorted(h for _, h, _ in rows) == sorted(handles)  # each account recorded exactly once
+    assert {r for r, _, _ in rows} == {run_id} and {o for _, _, o in rows} == {"ok"}
+    later = env.replica.admin.requests(since=seq_at_kill)
+    for handle in handles:
+        truth = env.replica.admin.get_account(handle)
+        assert not truth["settings"][PARTNERS] and not truth["settings"][GROK]
+        if handle in finished:  # done before the kill: not touched again
+            assert [r for r in later if r["handle"] == handle] == []
+            assert len(truth["logins"]) == 1
+    again = env.run("batch", str(path), "--resume")
+    assert again.returncode == 2 and "no unfinished batch" in again.stderr
+    scan(env, [password_of(h) for h in handles])
+
+
+# ---- the challenge circuit breaker -----------------------------------------------------------------
+
+
+@pytest.mark.timeout(600)
+def test_challenges_in_a_row_stop_new_logins(env, tmp_path):
+    captcha, fine = [f"cap_{i}" for i in range(3)], ["fine_0", "fine_1"]
+    add_accounts(env.replica, [{"handle": h, "captcha": True} for h in captcha] + [{"handle": h} for h in fine])
+    assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in captcha + fine]).returncode == 0
+    path = accounts_file(tmp_path, captcha + fine)
+    proc = env.run("batch", str(path), "--concurrency", "1", "--max-challenges", "3", extra_env={"COLUMNS": "250"})
+    assert proc.returncode == 3, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "X seems to be blocking logins from this machine" in text and "2 account(s) were not started" in text
+    assert "optout login --interactive cap_0" in text
+    assert all(env.replica.admin.get_account(h)["logins"] == [] for h in fine)
+    assert sorted(h for _, h, _ in db_rows(env)) == captcha
+    # Later (another network, or after a pause) --resume does only the accounts never started.
+    proc = env.run("batch", str(path), "--resume", "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 3 and sorted(report["done_before"]) == captcha
+    assert {r["handle"]: r["outcome"] for r in report["results"]} == {**dict.fromkeys(captcha, "needs_human"),
+                                                                        **dict.fromkeys(fine, "ok")}
+    assert all(len(env.replica.admin.get_account(h)["logins"]) == 1 for h in captcha)  # not retried
+    scan(env, [password_of(h) for h in captcha + fine])
+
+
+# ---- remote browsers -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def playwright_server(tmp_path):
+    """`playwright run-server`, as a browser fleet runs it. This machine has no downloaded Playwright
+    browsers, so the server's browser folder points at the system Chromium (server-side set-up only)."""
+    import playwright
+    from optout.browser import _system_browser
+
+    package = Path(playwright.__file__).parent / "driver" / "package"
+    revision = next(b["revision"] for b in json.loads((package / "browsers.json").read_text())["browsers"]
+                    if b["name"] == "chromium-headless-shell")
+    shell = tmp_path / "pw-browsers" / f"chromium_headless_shell-{revision}" / "chrome-headless-shell-linux64"
+    shell.mkdir(parents=True)
+    (shell / "chrome-headless-shell").symlink_to(_system_browser())
+    port = free_port()
+    cli = Path(sys.executable).with_name("playwright")
+    server = subprocess.Popen([str(cli), "run-server", "--port", str(port), "--host", "127.0.0.1"],
+                              env={**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "pw-browsers")},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    assert wait_for(lambda: port_open(port)), "run-server did not start"
+    yield f"ws://127.0.0.1:{port}/"
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+@pytest.fixture
+def devtools_browser(tmp_path):
+    """A Chromium started with --remote-debugging-port, as `docker run ... chromium` fleets expose it."""
+    from optout.browser import LAUNCH_ARGS, _system_browser
+
+    port = free_port()
+    args = [str(_system_browser()), "--headless=new", f"--remote-debugging-port={port}",
+            f"--user-data-dir={tmp_path / 'cdp-profile'}", *LAUNCH_ARGS]
+    args += ["--no-sandbox"] if os.geteuid() == 0 else []
+    browser = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    assert wait_for(lambda: port_open(port)), "Chromium's DevTools port did not open"
+    yield f"http://127.0.0.1:{port}"
+    os.killpg(browser.pid, signal.SIGTERM)
+    browser.wait(timeout=30)
+
+
+@pytest.mark.parametrize("remote", ["playwright_server", "devtools_browser"])
+def test_batch_on_a_remote_browser(env, tmp_path, request, remote):
+    endpoint = request.getfixturevalue(remote)
+    handles = ["remote_a", "remote_b"]
+    add_accounts(env.replica, [{"handle": h} for h in handles])
+    assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in handles]).returncode == 0
+    proc = env.run("batch", str(accounts_file(tmp_path, handles)), "--browser-endpoint", endpoint, "--json",
+                   extra_env={"OPTOUT_BROWSER": "/nonexistent/no-local-browser"})  # proves nothing is launched here
+    assert proc.returncode == 0, proc.stderr
+    assert [r["outcome"] for r in json.loads(proc.stdout)["results"]] == ["ok", "ok"]
+    for handle in handles:
+        truth = env.replica.admin.get_account(handle)["settings"]
+        assert not truth[PARTNERS] and not truth[GROK]
+    scan(env, [password_of(h) for h in handles])

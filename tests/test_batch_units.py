@@ -1,0 +1,261 @@
+"""Batch mode without a browser: the accounts file (three formats, every error names file/line/key),
+the shard split, and the scheduler's rules (concurrency, pacing, rate-limit retries, challenge breaker)
+driven by a fake work function."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import time
+
+import pytest
+
+from optout.accounts_file import AccountEntry, load_accounts
+from optout.batch import Pacing, Scheduler
+from optout.errors import BadInput, ExitCode
+from optout.models import AccountOutcome, AccountResult, Mode
+from optout.shard import parse_shard, partition, shard_number
+
+# ---- accounts file ---------------------------------------------------------------------------------
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_toml_yaml_csv_give_the_same_accounts(tmp_path):
+    toml = write(tmp_path, "a.toml", """
+[[account]]
+handle = "@Alice"
+settings = ["business-partners"]
+tags = ["newsroom"]
+
+[[account]]
+handle = "bob"
+""")
+    yaml_list = write(tmp_path, "a.yaml", """
+- handle: "@Alice"
+  settings: [business-partners]
+  tags: [newsroom]
+- handle: bob
+""")
+    yaml_map = write(tmp_path, "b.yml", "accounts:\n  - {handle: '@Alice', settings: business-partners, tags: newsroom}\n  - handle: bob\n")
+    csv = write(tmp_path, "a.csv", "handle,settings,tags\n@Alice,business-partners,newsroom\nbob,,\n")
+    expected = [AccountEntry(handle="Alice", settings=("business-partners",), tags=("newsroom",)),
+                AccountEntry(handle="bob")]
+    for path in (toml, yaml_list, yaml_map, csv):
+        loaded = load_accounts(path)
+        assert loaded.accounts == expected, path
+        assert loaded.handles == ["alice", "bob"]
+
+
+def test_settings_all_and_lists_in_a_csv_cell(tmp_path):
+    path = write(tmp_path, "a.csv", 'handle,settings\ncarol,all\ndave,"grok-training; business-partners"\n')
+    carol, dave = load_accounts(path).accounts
+    assert len(carol.settings) == 5
+    assert dave.settings == ("business-partners", "grok-training")  # catalog order
+
+
+def bad(path) -> str:
+    with pytest.raises(BadInput) as info:
+        load_accounts(path)
+    assert info.value.exit_code == ExitCode.BAD_INPUT
+    return str(info.value)
+
+
+def test_toml_errors_name_file_line_and_key(tmp_path):
+    path = write(tmp_path, "bad.toml", """
+[[account]]
+handle = "ok_one"
+
+[[account]]
+handle = "two"
+setings = ["business-partners"]
+
+[[account]]
+handle = "three"
+settings = ["grok"]
+
+[[account]]
+handle = "OK_ONE"
+""")
+    text = bad(path)
+    assert f"{path} line 7 (account #2, key 'setings')" in text and "unknown key" in text
+    assert f"{path} line 11 (account #3, key 'settings')" in text and "'grok'" in text
+    assert "@ok_one appears twice" in text and "line 14" in text
+
+
+def test_toml_syntax_error_has_a_line(tmp_path):
+    text = bad(write(tmp_path, "bad.toml", '[[account]]\nhandle = "x\n'))
+    assert "not valid TOML" in text and "line 2" in text
+
+
+def test_yaml_errors_name_lines_and_never_quote_the_text(tmp_path):
+    text = bad(write(tmp_path, "bad.yaml", "- handle: alice\n- handle: 'no spaces allowed'\n- handle: bob\n  colour: red\n"))
+    assert "line 2 (account #2, key 'handle')" in text
+    assert "line 4 (account #3, key 'colour')" in text
+    syntax = bad(write(tmp_path, "broken.yaml", "- handle: alice\n- handle: [unclosed hunter2secret\n"))
+    assert "not valid YAML at line" in syntax and "hunter2secret" not in syntax
+
+
+def test_csv_errors_name_rows(tmp_path):
+    text = bad(write(tmp_path, "bad.csv", "handle,settings\nalice,business-partners\n,grok-training\nbob,nope\nalice,\n"))
+    assert "row 3, column 'handle'" in text
+    assert "row 4, column 'settings'" in text and "'nope'" in text
+    assert "row 5" in text and "appears twice" in text
+    header = bad(write(tmp_path, "head.csv", "name,settings\nalice,\n"))
+    assert "unknown column 'name'" in header and "'handle' column" in header
+
+
+@pytest.mark.parametrize("name,text", [
+    ("s.toml", '[[account]]\nhandle = "alice"\npassword = "hunter2hunter2"\n'),
+    ("s.yaml", "- handle: alice\n  password: hunter2hunter2\n"),
+    ("s.csv", "handle,password\nalice,hunter2hunter2\n"),
+])
+def test_secrets_are_refused_without_echo(tmp_path, name, text):
+    message = bad(write(tmp_path, name, text))
+    assert "'password' is not allowed" in message and "optout accounts import" in message
+    assert "hunter2hunter2" not in message
+
+
+def test_unknown_type_and_empty_files(tmp_path):
+    assert "unknown accounts file type" in bad(write(tmp_path, "a.json", "[]"))
+    assert "lists no accounts" in bad(write(tmp_path, "a.toml", ""))
+    assert "lists no accounts" in bad(write(tmp_path, "a.csv", "handle,settings\n"))
+
+
+# ---- shards ----------------------------------------------------------------------------------------
+
+
+def test_shards_partition_the_set_for_several_n():
+    rng = random.Random(7)
+    keys = sorted({"".join(rng.choices(string.ascii_lowercase + string.digits + "_", k=rng.randint(3, 15)))
+                   for _ in range(500)})
+    for n in (1, 2, 3, 4, 7, 16):
+        shares = partition(keys, n)
+        flat = [k for share in shares.values() for k in share]
+        assert sorted(flat) == keys and len(flat) == len(set(flat))  # disjoint and complete
+        if n <= 4:
+            assert min(len(s) for s in shares.values()) > len(keys) / n * 0.7  # roughly even
+    assert shard_number("alice", 4) == shard_number("alice", 4)
+    # A fixed value: the split must never change between versions, machines or Python processes.
+    assert [shard_number(k, 4) for k in ("alice", "bob", "carol", "dave")] == [4, 3, 3, 4]
+
+
+def test_shard_is_stable_across_processes():
+    import subprocess
+    import sys
+    code = "from optout.shard import shard_number; print([shard_number(k, 5) for k in ('alice','bob','zed_9')])"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
+    assert len(outs) == 1 and outs.pop().strip() == str([shard_number(k, 5) for k in ("alice", "bob", "zed_9")])
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "1/0", "a/b", "2", ""])
+def test_bad_shards(text):
+    with pytest.raises(BadInput):
+        parse_shard(text)
+    assert str(parse_shard(" 2 / 3 ")) == "2/3"
+
+
+# ---- scheduler -------------------------------------------------------------------------------------
+
+
+def entries(n: int) -> list[AccountEntry]:
+    return [AccountEntry(handle=f"acct{i:02d}") for i in range(n)]
+
+
+class FakeWork:
+    """A work function whose outcome per handle is scripted; records concurrency and start times."""
+
+    def __init__(self, script=None, seconds=0.02):
+        self.script = script or {}
+        self.seconds = seconds
+        self.running = 0
+        self.peak = 0
+        self.calls: list[tuple[str, float]] = []
+
+    async def __call__(self, entry: AccountEntry) -> AccountResult:
+        self.calls.append((entry.handle, time.monotonic()))
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        await asyncio.sleep(self.seconds)
+        self.running -= 1
+        outcome = self.script.get(entry.handle, AccountOutcome.OK)
+        if callable(outcome):
+            outcome = outcome()
+        reset = time.time() + 0.3 if outcome == AccountOutcome.RATE_LIMITED else None
+        return AccountResult(handle=entry.handle, mode=Mode.APPLY, outcome=outcome, rate_limit_reset=reset)
+
+
+async def test_concurrency_is_bounded_and_every_account_runs_once():
+    work = FakeWork(seconds=0.03)
+    recorded = []
+    outcome = await Scheduler(work, Pacing(concurrency=3), on_result=lambda r: recorded.append(r.handle)).run(entries(10))
+    assert work.peak == 3
+    assert sorted(h for h, _ in work.calls) == sorted(e.handle for e in entries(10))
+    assert sorted(recorded) == sorted(e.handle for e in entries(10))
+    assert len(outcome.results) == 10 and not outcome.not_started
+
+
+async def test_pace_spaces_starts_with_jitter():
+    work = FakeWork(seconds=0.0)
+    await Scheduler(work, Pacing(concurrency=4, pace_s=0.1, jitter=0.5), rng=random.Random(1)).run(entries(6))
+    gaps = [b - a for (_, a), (_, b) in zip(work.calls, work.calls[1:])]
+    assert all(0.05 - 0.01 <= g <= 0.15 + 0.05 for g in gaps), gaps
+    assert max(gaps) - min(gaps) > 0.005  # jittered, not a clock tick
+
+
+async def test_rate_limited_account_waits_for_reset_is_retried_and_slows_the_batch():
+    attempts = iter([AccountOutcome.RATE_LIMITED, AccountOutcome.OK])
+    work = FakeWork({"acct01": lambda: next(attempts)})
+    notices = []
+
+    class Observer:
+        def started(self, entry, attempt): pass
+        def finished(self, result): pass
+        def notice(self, message): notices.append(message)
+
+    sched = Scheduler(work, Pacing(concurrency=2, slow_pace_s=0.05, jitter=0), observer=Observer())
+    outcome = await sched.run(entries(4))
+    assert [h for h, _ in work.calls].count("acct01") == 2
+    first, second = [t for h, t in work.calls if h == "acct01"]
+    assert second - first >= 0.25  # waited for the reset (0.3 s after the first attempt ended)
+    assert {r.handle: r.outcome for r in outcome.results}["acct01"] == AccountOutcome.OK
+    assert outcome.rate_limit_waits == 1 and outcome.final_pace_s == 0.05
+    assert any("rate limited" in n for n in notices)
+
+
+async def test_rate_limit_retries_are_bounded():
+    work = FakeWork({"acct00": AccountOutcome.RATE_LIMITED})
+    outcome = await Scheduler(work, Pacing(concurrency=1, rate_limit_retries=2, slow_pace_s=0.01)).run(entries(1))
+    assert len(work.calls) == 3
+    assert [r.outcome for r in outcome.results] == [AccountOutcome.RATE_LIMITED]
+
+
+async def test_rate_limit_reset_beyond_the_cap_is_not_waited_for():
+    work = FakeWork({"acct00": AccountOutcome.RATE_LIMITED})
+    outcome = await Scheduler(work, Pacing(concurrency=1, rate_limit_max_wait_s=0.1)).run(entries(1))
+    assert len(work.calls) == 1 and outcome.rate_limit_waits == 0
+
+
+async def test_breaker_opens_after_k_challenges_in_a_row():
+    script = {f"acct{i:02d}": AccountOutcome.NEEDS_HUMAN for i in (1, 3, 4, 5)}
+    work = FakeWork(script, seconds=0.01)
+    recorded = []
+    outcome = await Scheduler(work, Pacing(concurrency=1, max_challenges=3),
+                              on_result=lambda r: recorded.append(r.handle)).run(entries(10))
+    # acct01 is alone (acct02 ok resets the count); acct03..05 make three in a row.
+    assert [h for h, _ in work.calls] == [f"acct{i:02d}" for i in range(6)]
+    assert outcome.breaker_opened
+    assert outcome.not_started == [f"acct{i:02d}" for i in range(6, 10)]
+    assert recorded == [f"acct{i:02d}" for i in range(6)]  # the rest are not written: resume does them
+
+
+async def test_breaker_off_with_zero():
+    work = FakeWork({f"acct{i:02d}": AccountOutcome.NEEDS_HUMAN for i in range(5)}, seconds=0)
+    outcome = await Scheduler(work, Pacing(concurrency=2, max_challenges=0)).run(entries(5))
+    assert len(work.calls) == 5 and not outcome.breaker_opened

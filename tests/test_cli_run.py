@@ -1,0 +1,100 @@
+"""`optout run`, `check` and `verify` as a user runs them (a subprocess, the real keyring, the replica):
+exit codes, the table and --json, evidence where asked, and no secret in anything written or printed."""
+
+from __future__ import annotations
+
+import json
+import stat
+import uuid
+
+from optout.config import load_settings
+from optout.credentials import CredentialStore
+from secrets_scan import find_leaks
+
+PASSWORD = "s3cret-" + uuid.uuid4().hex[:10]
+BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_grok_training"
+
+
+def _add(env, replica, **scenario) -> str:
+    handle = "cli_" + uuid.uuid4().hex[:8]
+    replica.admin.add_account({"handle": handle, "password": PASSWORD, **scenario})
+    proc = env.run("accounts", "add", handle, "--password-stdin", input=PASSWORD + "\n")
+    assert proc.returncode == 0, proc.stderr
+    return handle
+
+
+def _posts(replica, handle):
+    return [r for r in replica.admin.requests(handle=handle) if r["method"] == "POST"
+            and r["path"].endswith("/account/settings.json")]
+
+
+def test_run_check_drift_verify_and_tamper(optout_env, fresh_replica):
+    env, replica = optout_env, fresh_replica
+    handle = _add(env, replica)
+    out = env.home / "evidence-here"
+
+    dry = env.run("run", "@" + handle, "--dry-run", "--json", "--out", str(out))
+    assert dry.returncode == 0, dry.stderr
+    assert [s["outcome"] for s in json.loads(dry.stdout)[0]["settings"]] == ["would_turn_off"] * 2
+    assert replica.admin.get_account(handle)["settings"][BP] is True and _posts(replica, handle) == []
+
+    run = env.run("run", "@" + handle, "--out", str(out))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("turned_off") == 2 and handle in run.stdout
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth[BP] is False and truth[GROK] is False
+
+    check = env.run("check", handle, "--json", "--out", str(out))
+    assert check.returncode == 0, check.stderr
+    assert [s["outcome"] for s in json.loads(check.stdout)[0]["settings"]] == ["already_off"] * 2
+
+    replica.admin.set_settings(handle, {GROK: True})  # X flipped it back on
+    posts = len(_posts(replica, handle))
+    drift = env.run("check", handle, "--out", str(out))
+    assert drift.returncode == 4, drift.stdout + drift.stderr
+    assert "drift" in drift.stdout
+    assert len(_posts(replica, handle)) == posts and replica.admin.get_account(handle)["settings"][GROK] is True
+
+    for path in out.rglob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+    verify = env.run("verify", str(out))
+    assert verify.returncode == 0, verify.stdout
+    assert "4 receipt(s)" in verify.stdout
+
+    runs = sorted(p for p in (out / handle).iterdir() if p.is_dir())
+    image = runs[1] / "after-business-partners.png"
+    image.write_bytes(image.read_bytes() + b"\0")
+    (runs[2] / "receipt.json").unlink()
+    bad = env.run("verify", str(out), "--json")
+    assert bad.returncode == 1
+    problems = {p["path"]: p["problem"] for p in json.loads(bad.stdout)["problems"]}
+    assert "changed" in problems[str(image)]
+    assert "missing" in problems[str(runs[2] / "receipt.json")]
+
+    session = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"])).load_session(handle)
+    secrets = [PASSWORD, session.auth_token.get_secret_value(), session.ct0.get_secret_value()]
+    assert find_leaks(secrets, files=env.written_files(), texts=env.outputs) == []
+    assert not list(env.home.rglob("*.tmp"))
+
+
+def test_bad_input_exit_codes(optout_env, fresh_replica):
+    env = optout_env
+    unknown_setting = env.run("run", "@someone", "--setting", "no-such-thing")
+    assert unknown_setting.returncode == 2
+    assert "business-partners" in unknown_setting.stderr and "location-history" in unknown_setting.stderr
+    unknown_account = env.run("run", "@nobody_here")
+    assert unknown_account.returncode == 2 and "accounts add" in unknown_account.stderr
+    assert env.run("verify", str(env.home / "missing")).returncode == 2
+
+
+def test_selected_settings_and_failures_exit_1(optout_env, fresh_replica):
+    env, replica = optout_env, fresh_replica
+    handle = _add(env, replica, faults=[{"kind": "save_fails"}])
+    proc = env.run("run", handle, "-s", "location-history", "-s", "business-partners", "--json")
+    assert proc.returncode == 1, proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert result["outcome"] == "verify_failed"
+    assert [s["setting"] for s in result["settings"]] == ["business-partners", "location-history"]
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth[GROK] is True  # not asked for
+    assert find_leaks([PASSWORD], files=env.written_files(), texts=env.outputs) == []

@@ -1,0 +1,225 @@
+"""`optout recheck` end to end: the real command in a subprocess, a real headless Chromium, the real
+keyring, the replica's truth and request log through its admin API, notifications delivered by apprise to
+a local endpoint, and a secret scan over everything the tool wrote and printed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from filelock import FileLock, Timeout
+
+from optout.config import load_settings
+from optout.credentials import CredentialStore
+from tests.conftest import ROOT, OptoutEnv
+from tests.secrets_scan import find_leaks
+from tests.test_notify import Inbox
+
+PARTNERS = "allow_sharing_data_for_third_party_personalization"
+GROK = "allow_grok_training"
+SETTINGS_API = "/1.1/account/settings.json"
+LOGIN_PATHS = ("/1.1/onboarding/task.json", "/i/jf/onboarding/api")
+
+
+def password_of(handle: str) -> str:
+    return f"pw-{handle}-Rech3ck!"
+
+
+@pytest.fixture
+def inbox():
+    box = Inbox()
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory, replica):
+    """One user for the module (logging in costs a browser run): accounts stored and opted out once by
+    `optout run`, so their sessions are saved. Each test sets the replica state it needs."""
+    replica.admin.reset()
+    home = tmp_path_factory.mktemp("recheck") / "home"
+    for sub in ("data", "state", "config"):
+        (home / sub).mkdir(parents=True)
+    env = {**os.environ, "OPTOUT_BASE_URL": replica.base_url, "OPTOUT_DATA_DIR": str(home / "data"),
+           "OPTOUT_STATE_DIR": str(home / "state"), "OPTOUT_CONFIG_DIR": str(home / "config"),
+           "OPTOUT_CONFIG_FILE": str(home / "config" / "config.toml"),
+           "OPTOUT_KEYRING_SERVICE": f"optout-test-{uuid.uuid4().hex[:8]}", "OPTOUT_TYPING_DELAY_MS": "0",
+           "OPTOUT_PAUSE_MIN_MS": "0", "OPTOUT_PAUSE_MAX_MS": "0", "PYTHONPATH": str(ROOT)}
+    user = OptoutEnv(home=home, base_url=replica.base_url, env=env)
+    user.replica, user.handles = replica, ["rc_one", "rc_two"]
+    for handle in user.handles:
+        replica.admin.add_account({"handle": handle, "password": password_of(handle)})
+    creds = tmp_path_factory.mktemp("input") / "creds.csv"
+    with creds.open("w", newline="") as fh:
+        csv.writer(fh).writerows([("handle", "password"), *[(h, password_of(h)) for h in user.handles]])
+    assert user.run("accounts", "import", str(creds)).returncode == 0
+    first = user.run("run", *user.handles)
+    assert first.returncode == 0, first.stdout + first.stderr
+    return user
+
+
+@pytest.fixture
+def env(user, inbox):
+    """The module's user, notifying this test's inbox, with every account back to all-off."""
+    user.env["OPTOUT_NOTIFY_URLS"] = json.dumps([inbox.url])
+    user.replica.admin.clear_faults()
+    for handle in user.handles:
+        user.replica.admin.set_settings(handle, {PARTNERS: False, GROK: False})
+    return user
+
+
+def _secrets(env) -> list[str]:
+    """Passwords and the session cookies in the keyring: none may show up anywhere."""
+    settings = load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"])
+    secrets = [password_of(h) for h in env.handles]
+    for handle in env.handles:
+        session = CredentialStore(settings).load_session(handle)
+        if session:
+            secrets += [session.auth_token.get_secret_value(), session.ct0.get_secret_value()]
+    return secrets
+
+
+def _requests(replica, handle: str, since: int) -> list[dict]:
+    return [r for r in replica.admin.requests(handle=handle) if r["seq"] > since]
+
+
+def _last_seq(replica) -> int:
+    return max((r["seq"] for r in replica.admin.requests()), default=0)
+
+
+def _newest_policy(replica) -> str:
+    return max(replica.admin.policy()["versions"], key=lambda v: int(str(v).rsplit("_", 1)[1]))
+
+
+def test_policy_change_drift_repair_and_notification(env, inbox):
+    replica = env.replica
+    # 1. A recheck finds everything still off: no login, no settings write, nothing notified.
+    replica.admin.set_policy(replica.admin.policy()["versions"][0])
+    log = env.home / "state" / "logs" / "optout.log"
+    done_before = log.read_text().count("recheck: done") if log.exists() else 0
+    mark = _last_seq(replica)
+    quiet = env.run("recheck", "--all", "--json")
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    report = json.loads(quiet.stdout)
+    assert [r["outcome"] for r in report["results"]] == ["ok", "ok"]
+    assert all(s["outcome"] == "already_off" for r in report["results"] for s in r["settings"])
+    assert not any(r["logged_in"] for r in report["results"])
+    for handle in env.handles:
+        seen = _requests(replica, handle, mark)
+        assert seen, "the recheck did read the settings"
+        assert not [r for r in seen if r["method"] == "POST" and r["path"] == SETTINGS_API]
+        assert not [r for r in seen if r["path"] in LOGIN_PATHS]
+    assert inbox.received == []
+
+    # 2. A setting flips back on, but the policy is unchanged: --if-policy-changed touches no account.
+    replica.admin.set_settings("rc_one", {PARTNERS: True})
+    mark = _last_seq(replica)
+    skipped = env.run("recheck", "--all", "--if-policy-changed")
+    assert skipped.returncode == 0, skipped.stderr
+    assert "No account touched" in skipped.stdout
+    assert all(_requests(replica, h, mark) == [] for h in env.handles)
+    assert replica.admin.get_account("rc_one")["settings"][PARTNERS] is True
+    assert inbox.received == []
+
+    # 3. X publishes a new policy: the recheck shows the diff, repairs the drift, notifies.
+    replica.admin.set_policy(_newest_policy(replica))
+    changed = env.run("recheck", "--all", "--if-policy-changed")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert "X's privacy policy changed" in changed.stdout
+    assert "Effective date changed from" in changed.stdout and "\n+Effective: " in changed.stdout
+    assert replica.admin.get_account("rc_one")["settings"][PARTNERS] is False  # repaired, by the truth
+    assert replica.admin.get_account("rc_two")["settings"][PARTNERS] is False
+
+    assert len(inbox.received) == 1
+    note = inbox.received[0]["body"]
+    assert note["type"] == "warning"
+    assert note["title"] == "optout: 1 setting(s) switched back off; X privacy policy changed"
+    assert "Drift repaired on @rc_one: business-partners was on again" in note["message"]
+    assert "rc_two" not in note["message"]
+    assert "Effective date changed from" in note["message"]
+    assert note["message"].endswith("Checked 2 account(s): 2 ok.")
+
+    # 4. The history database holds each recheck's results, with fresh evidence for the repair.
+    history = json.loads(env.run("history", "rc_one", "--json").stdout)
+    assert [h["command"] for h in history[:2]] == ["recheck", "recheck"] and history[-1]["command"] == "run"
+    repaired = history[0]["settings"]
+    assert {s["setting"]: s["outcome"] for s in repaired} == {"business-partners": "turned_off",
+                                                               "grok-training": "already_off"}
+    assert history[0]["evidence_dir"] != history[1]["evidence_dir"]
+    assert log.read_text().count("recheck: done") == done_before + 3
+
+    assert find_leaks(_secrets(env), files=env.written_files(),
+                      texts=env.outputs + [json.dumps(inbox.received)]) == []
+
+
+def test_report_only_leaves_drift_on_and_exits_4(env, inbox):
+    replica = env.replica
+    replica.admin.set_settings("rc_two", {GROK: True})
+    mark = _last_seq(replica)
+    proc = env.run("recheck", "@rc_two", "--report-only", "--json")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    (result,) = json.loads(proc.stdout)["results"]
+    assert result["handle"] == "rc_two" and result["outcome"] == "drift"
+    assert {s["setting"]: s["outcome"] for s in result["settings"]}["grok-training"] == "drift"
+    assert replica.admin.get_account("rc_two")["settings"][GROK] is True  # still on: nothing was clicked
+    assert not [r for r in _requests(replica, "rc_two", mark) if r["method"] == "POST" and r["path"] == SETTINGS_API]
+    assert _requests(replica, "rc_one", mark) == []  # only the account asked for
+    assert "Drift found on @rc_two: grok-training is on (report only: not changed)." in \
+        inbox.received[0]["body"]["message"]
+
+    unknown = env.run("recheck", "@nobody_here")
+    assert unknown.returncode == 2 and "No stored account for @nobody_here" in unknown.stderr
+    assert find_leaks(_secrets(env), files=env.written_files(), texts=env.outputs) == []
+
+
+def test_overlapping_rechecks_wait_or_give_up(env):
+    replica = env.replica
+    replica.admin.add_fault({"kind": "slow", "handle": None, "count": None, "ms": 250})
+    runs_before = _recheck_runs(env)
+    first = subprocess.Popen([sys.executable, "-m", "optout", "recheck", "rc_one"], env=env.env, cwd=env.home,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_until_locked(env)
+    patient = subprocess.Popen([sys.executable, "-m", "optout", "recheck", "rc_one", "--json"],
+                               env={**env.env, "OPTOUT_LOCK_TIMEOUT_S": "240"}, cwd=env.home,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hasty = env.run("recheck", "--all", extra_env={"OPTOUT_LOCK_TIMEOUT_S": "1"})
+    assert hasty.returncode == 5, hasty.stdout + hasty.stderr
+    assert "Another optout run is still working (waited 1 s for it), so this recheck did not start." in hasty.stderr
+    out, err = first.communicate(timeout=240)
+    assert first.returncode == 0, out + err
+    out, err = patient.communicate(timeout=240)
+    assert patient.returncode == 0, out + err
+    assert json.loads(out)["results"][0]["outcome"] == "ok"
+    assert _recheck_runs(env) == runs_before + 2  # the hasty one recorded no run
+    with sqlite3.connect(env.home / "state" / "optout.sqlite3") as db:
+        (_, first_end), (second_start, _) = db.execute(
+            "SELECT started_at, finished_at FROM runs WHERE command = 'recheck' ORDER BY id DESC LIMIT 2"
+        ).fetchall()[::-1]
+    assert second_start >= first_end  # the patient one waited for the lock: one after the other
+    env.replica.admin.clear_faults()
+
+
+def _wait_until_locked(env, timeout: float = 60) -> None:
+    """Until some process holds the state dir's lock (the first recheck has started its work)."""
+    lock = FileLock(env.home / "state" / "optout.lock")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return
+        lock.release()
+        time.sleep(0.05)
+    raise AssertionError("the first recheck never took the lock")
+
+
+def _recheck_runs(env) -> int:
+    with sqlite3.connect(env.home / "state" / "optout.sqlite3") as db:
+        return db.execute("SELECT count(*) FROM runs WHERE command = 'recheck'").fetchone()[0]

@@ -1,0 +1,195 @@
+"""run_account, the one work function, end to end: real Chromium, real keyring, the replica's truth.
+Every outcome leaves a receipt that verifies, with screenshots, and nothing secret in any of it."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+
+from optout.browser import open_browser
+from optout.config import load_settings
+from optout.credentials import Credentials, CredentialStore
+from optout.evidence import Receipt, verify_tree
+from optout.models import Mode
+from optout.runner import run_account
+from secrets_scan import find_leaks
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+PASSWORD = "Tr0ub4dor&3-" + uuid.uuid4().hex[:6]
+BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_grok_training"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium(replica):
+    async with open_browser(load_settings(base_url=replica.base_url)) as session:
+        yield session
+
+
+class World:
+    """One user's settings, keyring service and replica account."""
+
+    def __init__(self, replica, tmp_path, chromium):
+        self.replica, self.chromium = replica, chromium
+        self.settings = load_settings(
+            base_url=replica.base_url, data_dir=tmp_path / "data", state_dir=tmp_path / "state",
+            config_dir=tmp_path / "config", keyring_service=f"optout-test-{uuid.uuid4().hex[:8]}",
+            typing_delay_ms=0, pause_min_ms=0, pause_max_ms=0, timeout_ms=8_000,
+        )
+        self.store = CredentialStore(self.settings)
+        self.tmp_path = tmp_path
+        self.handle = ""
+
+    def account(self, password=PASSWORD, **scenario) -> str:
+        self.handle = "run_" + uuid.uuid4().hex[:8]
+        self.replica.admin.add_account({"handle": self.handle, "password": PASSWORD, **scenario})
+        self.store.save(Credentials(handle=self.handle, password=SecretStr(password)))
+        return self.handle
+
+    async def run(self, mode=Mode.APPLY, setting_ids=None):
+        return await run_account(self.chromium, self.handle, self.settings, mode=mode, setting_ids=setting_ids,
+                                 store=self.store)
+
+    def truth(self) -> dict:
+        return self.replica.admin.get_account(self.handle)["settings"]
+
+    def posts(self) -> list[dict]:
+        return [r for r in self.replica.admin.requests(handle=self.handle)
+                if r["method"] == "POST" and r["path"].endswith("/account/settings.json")]
+
+    def receipt(self, result) -> Receipt:
+        return Receipt.model_validate_json(open(result.receipt, "rb").read())
+
+    def assert_no_leaks(self, *texts):
+        secrets = [PASSWORD]
+        session = self.store.load_session(self.handle, include_expired=True)
+        if session:
+            secrets += [session.auth_token.get_secret_value(), session.ct0.get_secret_value()]
+        files = [p for p in self.tmp_path.rglob("*") if p.is_file()]
+        assert files
+        assert find_leaks(secrets, files=files, texts=texts) == []
+
+
+@pytest.fixture
+def world(replica, tmp_path, chromium):
+    replica.admin.clear_faults()
+    return World(replica, tmp_path, chromium)
+
+
+async def test_turned_off_persisted_then_already_off_without_a_click(world):
+    world.account()
+    first = await world.run()
+    assert first.outcome == "ok" and first.logged_in
+    assert [(s.setting, s.before, s.after, s.outcome, s.route, s.verified_after_reload) for s in first.settings] == [
+        ("business-partners", True, False, "turned_off", "direct", True),
+        ("grok-training", True, False, "turned_off", "direct", True)]
+    assert world.truth()[BP] is False and world.truth()[GROK] is False
+    assert world.truth()["allow_grok_personalization"] is True  # not asked, not touched
+    receipt = world.receipt(first)
+    assert receipt.outcome == "ok" and receipt.previous_receipt is None and receipt.browser_version
+    assert sorted(receipt.images) == ["after-business-partners.png", "after-grok-training.png",
+                                      "before-business-partners.png", "before-grok-training.png"]
+    assert all(s.changed and s.url.endswith(s.setting and s.url.rsplit("/", 1)[-1]) for s in receipt.settings)
+
+    posts_before = len(world.posts())
+    second = await world.run()
+    assert second.outcome == "ok" and not second.logged_in  # the stored session was reused
+    assert [s.outcome for s in second.settings] == ["already_off", "already_off"]
+    assert len(world.posts()) == posts_before  # already off: no click, no save request at all
+    assert world.receipt(second).previous_receipt.startswith(receipt.started_at.strftime("%Y%m%dT"))
+    report = verify_tree(world.settings.evidence_root)
+    assert report.ok and report.receipts == 2, report.problems
+    world.assert_no_leaks()
+
+
+async def test_every_setting_with_all(world):
+    from optout import catalog
+
+    world.account()
+    result = await world.run(setting_ids=catalog.all_ids())
+    assert result.outcome == "ok"
+    assert [s.outcome for s in result.settings] == ["turned_off"] * 5
+    truth = world.truth()
+    assert truth.pop("allow_grok_personalization") is True
+    assert not any(truth.values()), truth
+
+
+async def test_save_fails_is_verify_failed_and_truth_still_on(world):
+    world.account(faults=[{"kind": "save_fails"}])
+    result = await world.run(setting_ids=["business-partners"])
+    assert result.outcome == "verify_failed"
+    (setting,) = result.settings
+    assert (setting.before, setting.after, setting.changed, setting.outcome) == (True, True, False, "verify_failed")
+    assert "HTTP 500" in setting.message
+    assert world.truth()[BP] is True
+    assert (world.tmp_path / result.evidence_dir / "after-business-partners.png").is_file()
+    assert verify_tree(world.settings.evidence_root).ok
+
+
+async def test_quiet_revert_is_caught_by_the_reload(world):
+    world.account(faults=[{"kind": "save_reverts", "after_ms": 300}])
+    result = await world.run(setting_ids=["business-partners"])
+    assert [s.outcome for s in result.settings] == ["verify_failed"]
+    assert world.truth()[BP] is True
+
+
+async def test_moved_page_uses_the_menu_and_says_so(world):
+    world.account(faults=[{"kind": "moved", "path": "/settings/grok_settings"}])
+    result = await world.run()
+    assert result.outcome == "ok"
+    routes = {s.setting: s.route for s in world.receipt(result).settings}
+    assert routes == {"business-partners": "direct", "grok-training": "menu"}
+    assert world.truth()[GROK] is False
+
+
+async def test_dry_run_changes_nothing(world):
+    world.account(settings={BP: False})
+    result = await world.run(mode=Mode.DRY_RUN)
+    assert result.outcome == "ok"
+    assert [s.outcome for s in result.settings] == ["already_off", "would_turn_off"]
+    assert world.posts() == [] and world.truth()[GROK] is True
+
+
+async def test_check_reports_drift_read_only(world):
+    world.account(settings={BP: False})
+    result = await world.run(mode=Mode.CHECK)
+    assert result.outcome == "drift"
+    assert [s.outcome for s in result.settings] == ["already_off", "drift"]
+    assert world.posts() == [] and world.truth()[GROK] is True
+    assert verify_tree(world.settings.evidence_root).ok
+
+
+@pytest.mark.parametrize("style", ["429", "code88"])
+async def test_rate_limit_is_an_outcome_with_the_reset_time(world, style):
+    world.account()
+    world.replica.admin.add_fault({"kind": "rate_limit", "handle": world.handle, "style": style, "reset_s": 300,
+                                   "path": "/1.1/account/settings.json"})
+    result = await world.run()
+    assert result.outcome == "rate_limited"
+    assert 290 < result.rate_limit_reset - time.time() <= 301
+    receipt = world.receipt(result)
+    assert receipt.failure.outcome == "rate_limited" and receipt.failure.setting == "business-partners"
+    assert receipt.failure.screenshot in receipt.images
+    assert verify_tree(world.settings.evidence_root).ok
+
+
+async def test_wrong_password_is_login_failed_with_a_receipt(world):
+    world.account(password="not-the-password-" + uuid.uuid4().hex[:6])
+    result = await world.run()
+    assert result.outcome == "login_failed" and result.settings == []
+    receipt = world.receipt(result)
+    assert receipt.failure.outcome == "login_failed" and receipt.failure.screenshot in receipt.images
+    assert verify_tree(world.settings.evidence_root).ok
+    world.assert_no_leaks(json.dumps(result.model_dump(mode="json")))
+
+
+async def test_session_that_dies_mid_run_gets_one_fresh_login(world):
+    world.account(faults=[{"kind": "session_expired", "path": "/settings/grok_settings", "count": 1}])
+    result = await world.run()
+    assert result.outcome == "ok", result.message
+    assert [s.outcome for s in result.settings] == ["turned_off", "turned_off"]
+    assert len(world.replica.admin.get_account(world.handle)["logins"]) == 2

@@ -1,0 +1,233 @@
+"""The settings driver (optout/x/settings.py) against the replica in a real Chromium: reaching each page
+(direct and by the menu), reading the box itself, switching off only what was asked, and noticing every
+way X can fail. The replica's admin API is the judge of what really changed."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import pytest_asyncio
+
+from optout import catalog
+from optout.browser import open_browser
+from optout.config import load_settings
+from optout.errors import RateLimited
+from optout.x import settings as driver
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium(replica):
+    async with open_browser(_settings(replica)) as session:
+        yield session
+
+
+def _settings(replica, **kw):
+    return load_settings(base_url=replica.base_url, timeout_ms=8_000, **kw)
+
+
+def _account(replica, **scenario) -> str:
+    handle = "drv_" + uuid.uuid4().hex[:8]
+    replica.admin.add_account({"handle": handle, "password": PASSWORD, **scenario})
+    return handle
+
+
+async def login_by_hand(page, base_url: str, handle: str) -> None:
+    """Test helper: the legacy login modal typed in as a person would (the product's login is tested
+    elsewhere; here it only has to get a session)."""
+    await page.goto(base_url + "/i/flow/login")
+    await page.locator("input[autocomplete=username]").fill(handle)
+    await page.keyboard.press("Enter")
+    await page.locator("input[name=password]").fill(PASSWORD)
+    await page.locator("[data-testid=LoginForm_Login_Button]").click()
+    await page.wait_for_url("**/home")
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def open_page(chromium, replica):
+    """A logged-in page for a new replica account: `page, handle = await open_page(**scenario)`."""
+    contexts = []
+
+    async def make(width=None, **scenario):
+        handle = _account(replica, **scenario)
+        context = await chromium.new_context(viewport_width=width)
+        contexts.append(context)
+        page = await context.new_page()
+        await login_by_hand(page, replica.base_url, handle)
+        return page, handle
+
+    yield make
+    for context in contexts:
+        await context.close()
+
+
+def _posts(replica, handle):
+    return [r for r in replica.admin.requests(handle=handle) if r["method"] == "POST"
+            and r["path"].endswith("/1.1/account/settings.json")]
+
+
+async def _turn_off(page, spec, settings):
+    route = await driver.open_setting(page, spec, settings)
+    before = await driver.read_state(page, spec)
+    report = await driver.switch_off(page, spec, settings)
+    return route, before, report, await driver.read_state(page, spec)
+
+
+@pytest.mark.parametrize("spec", catalog.CATALOG, ids=lambda s: s.id)
+async def test_every_setting_is_switched_off_and_only_it(spec, replica, open_page):
+    page, handle = await open_page()
+    truth_before = replica.admin.get_account(handle)["settings"]
+    route, before, report, after = await _turn_off(page, spec, _settings(replica))
+    assert (route, before, after) == ("direct", True, False)
+    truth = replica.admin.get_account(handle)["settings"]
+    for field in truth:
+        assert truth[field] is (False if field in spec.api_fields else truth_before[field]), field
+    assert set(report.fields) == set(spec.api_fields)
+    assert len(_posts(replica, handle)) == len(spec.api_fields)
+
+
+async def test_already_off_sends_nothing(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(settings={spec.api_fields[0]: False})
+    await driver.open_setting(page, spec, _settings(replica))
+    assert await driver.read_state(page, spec) is False
+    report = await driver.switch_off(page, spec, _settings(replica))
+    assert not report.clicked and _posts(replica, handle) == []
+
+
+async def test_grok_personalization_box_is_left_alone(replica, open_page):
+    spec = catalog.BY_ID["grok-training"]
+    page, handle = await open_page(settings={"allow_grok_personalization": False})
+    await _turn_off(page, spec, _settings(replica))
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth["allow_grok_training"] is False and truth["allow_grok_personalization"] is False
+    page, handle = await open_page()
+    await _turn_off(page, spec, _settings(replica))
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth["allow_grok_training"] is False and truth["allow_grok_personalization"] is True
+
+
+async def test_single_inferred_box(replica, open_page):
+    spec = catalog.BY_ID["inferred-identity"]
+    page, handle = await open_page(single_inferred_box=True)
+    _, before, report, after = await _turn_off(page, spec, _settings(replica))
+    assert (before, after) == (True, False)
+    assert report.fields == ["use_cookie_personalization"]
+    assert replica.admin.get_account(handle)["settings"]["use_cookie_personalization"] is False
+
+
+async def test_save_fails_leaves_it_on(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(faults=[{"kind": "save_fails"}])
+    _, before, report, after = await _turn_off(page, spec, _settings(replica))
+    assert (before, after) == (True, True)
+    assert report.statuses == [500] and "HTTP 500" in report.problems[0]
+    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is True
+
+
+async def test_quiet_revert_is_caught_by_the_reload(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(faults=[{"kind": "save_reverts", "after_ms": 300}])
+    _, before, report, after = await _turn_off(page, spec, _settings(replica))
+    assert report.statuses == [200] and not report.problems
+    assert (before, after) == (True, True)
+    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is True
+
+
+async def test_moved_page_is_reached_by_the_menu(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(faults=[{"kind": "moved", "path": spec.path}])
+    route, before, _, after = await _turn_off(page, spec, _settings(replica))
+    assert (route, before, after) == ("menu", True, False)
+    assert "/privacy_and_safety/" in page.url
+    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is False
+
+
+async def test_missing_everywhere_is_not_found(replica, open_page):
+    spec = catalog.BY_ID["location-history"]
+    page, _ = await open_page(faults=[{"kind": "not_found", "path": spec.path}])
+    spec_gone = catalog.SettingSpec(id="gone", title="Gone", path="/settings/no_such_page", boxes=(0,),
+                                    api_fields=("x",))
+    with pytest.raises(driver.SettingNotFound):
+        await driver.open_setting(page, spec_gone, _settings(replica))
+
+
+@pytest.mark.parametrize("language", ["de", "ja"])
+async def test_other_languages(language, replica, open_page):
+    spec = catalog.BY_ID["grok-training"]
+    page, handle = await open_page(language=language, faults=[{"kind": "moved", "path": spec.path}])
+    route, before, _, after = await _turn_off(page, spec, _settings(replica))
+    assert (route, before, after) == ("menu", True, False)
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth["allow_grok_training"] is False and truth["allow_grok_personalization"] is True
+
+
+async def test_cookie_banner_and_welcome_dialog(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(cookie_banner=True, welcome_dialog=True,
+                                   faults=[{"kind": "moved", "path": spec.path}])
+    route, before, _, after = await _turn_off(page, spec, _settings(replica))
+    assert (route, before, after) == ("menu", True, False)
+    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is False
+
+
+async def test_narrow_layout(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(width=600, faults=[{"kind": "moved", "path": spec.path}])
+    route, before, _, after = await _turn_off(page, spec, _settings(replica))
+    assert (route, before, after) == ("menu", True, False)
+    page, handle = await open_page(width=600)
+    route, *_ , after = await _turn_off(page, spec, _settings(replica))
+    assert (route, after) == ("direct", False)
+
+
+async def test_something_went_wrong_is_retried(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(faults=[{"kind": "went_wrong", "count": 2}])
+    route, before, _, after = await _turn_off(page, spec, _settings(replica))
+    assert (route, before, after) == ("direct", True, False)
+
+
+@pytest.mark.parametrize("style", ["429", "code88"])
+async def test_rate_limit_carries_the_reset_time(style, replica, open_page):
+    import time
+
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page()
+    replica.admin.add_fault({"kind": "rate_limit", "handle": handle, "style": style, "reset_s": 120})
+    with pytest.raises(RateLimited) as err:
+        await driver.open_setting(page, spec, _settings(replica))
+    assert err.value.reset_at is not None and 100 < err.value.reset_at - time.time() <= 121
+    assert "rate" in err.value.message.lower()
+
+
+async def test_evidence_screenshot_outlines_the_control(replica, open_page, tmp_path):
+    import base64
+
+    from optout.evidence import EvidenceRun
+
+    spec = catalog.BY_ID["grok-training"]
+    page, handle = await open_page()
+    await driver.open_setting(page, spec, _settings(replica))
+    run = EvidenceRun(tmp_path, handle)
+    positions = list(await driver.read_boxes(page, spec))
+    outlined = await run.screenshot(page, "before-grok-training", outline=driver.controls(page, spec, positions))
+    plain = await run.screenshot(page, "plain")
+
+    async def red_pixels(path):
+        url = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+        return await page.evaluate(
+            """async (url) => { const img = new Image(); img.src = url; await img.decode();
+                 const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+                 const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+                 const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+                 for (let i = 0; i < d.length; i += 4)
+                   if (Math.abs(d[i] - 0xe0) < 8 && Math.abs(d[i+1] - 0x24) < 8 && Math.abs(d[i+2] - 0x5e) < 8) n++;
+                 return n; }""", url)
+
+    assert await red_pixels(outlined) > 500
+    assert await red_pixels(plain) == 0  # the outline is taken off again
+    assert oct(outlined.stat().st_mode & 0o777) == "0o600"

@@ -5,7 +5,7 @@ The scheduler is separate from the wiring so its rules can be tested with a fake
 - pacing: starts are spaced by `pace_s` with +/- `jitter` (a fraction), across all workers;
 - rate limits: a rate_limited account gives its slot back, waits until X's reset time (when that is
   within `rate_limit_max_wait_s`) and is retried up to `rate_limit_retries` times, and the pace of the
-  whole batch goes up (at least `slow_pace_s`, doubled on every further limit);
+  whole batch goes up (at least `slow_pace_s`, doubled on every further limit, at most MAX_PACE_S);
 - challenges: after `max_challenges` needs_human outcomes in a row the breaker opens and no new account
   starts (not even one with a saved session: a dead session would mean a fresh login, exactly what X
   is refusing). Accounts in flight finish; the rest stay unfinished for `--resume`.
@@ -31,9 +31,10 @@ from optout.accounts_file import AccountEntry, load_accounts
 from optout.browser import open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
-from optout.errors import BadInput, EnvironmentProblem, ExitCode
+from optout.errors import BadInput, EnvironmentProblem, ExitCode, OptoutError
 from optout.lock import run_lock
 from optout.models import AccountOutcome, AccountResult, Mode, overall_exit_code
+from optout.report import build_report
 from optout.runner import run_account
 from optout.shard import parse_shard
 from optout.store import Store
@@ -41,6 +42,7 @@ from optout.store import Store
 # Outcomes worth another try later (`--resume`): everything else is final for this batch.
 RETRYABLE_OUTCOMES = frozenset({AccountOutcome.RATE_LIMITED})
 DEFAULT_RATE_LIMIT_WAIT_S = 60.0  # when X gives no reset time
+MAX_PACE_S = 120.0  # however often X rate-limits, a batch still starts an account every two minutes
 
 
 @dataclass
@@ -108,7 +110,7 @@ class Pacer:
         return self.pace_s * (1 + self._rng.uniform(-self.jitter, self.jitter))
 
     def slow_down(self, floor_s: float) -> float:
-        self.pace_s = max(floor_s, self.pace_s * 2)
+        self.pace_s = max(self.pace_s, min(MAX_PACE_S, max(floor_s, self.pace_s * 2)))
         return self.pace_s
 
 
@@ -178,8 +180,10 @@ class Scheduler:
         try:
             await asyncio.gather(*workers)
         finally:
-            for task in (*workers, *self._timers):
+            pending = [*workers, *self._timers]
+            for task in pending:
                 task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         self.outcome.final_pace_s = self.pacer.pace_s
         return self.outcome
 
@@ -280,6 +284,7 @@ class BatchReport(BaseModel):
     rate_limit_waits: int = 0
     final_pace_s: float = 0.0
     finished: bool = False  # nothing is left for --resume
+    report_path: str | None = None  # the HTML report, when --report was given
     exit_code: int = 0
 
     @property
@@ -334,7 +339,19 @@ def run_batch(settings: Settings, request: BatchRequest, *, observer: BatchObser
     check_keyring(credentials, plan.entries)
     with run_lock(settings, "batch"), Store.open(settings) as store:
         run_id, earlier = _open_run(store, settings, request, plan)
-        return asyncio.run(_run(settings, request, plan, store, credentials, run_id, earlier, observer))
+        try:
+            return asyncio.run(_run(settings, request, plan, store, credentials, run_id, earlier, observer))
+        except KeyboardInterrupt:
+            raise BatchInterrupted(
+                f"Batch run {run_id} was interrupted. Every account that finished is saved in the history.",
+                hint="Run the same command with --resume to do the rest.",
+            ) from None
+
+
+class BatchInterrupted(OptoutError):
+    """Ctrl-C: not a failure of any account, and nothing finished is lost."""
+
+    exit_code = ExitCode.FAILED
 
 
 def _open_run(store: Store, settings: Settings, request: BatchRequest, plan: _Plan) -> tuple[int, list[AccountResult]]:
@@ -384,6 +401,10 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
         scheduled = await _schedule(settings, plan, credentials, pacing, observer,
                                     lambda result: store.record_result(run_id, result), todo)
     report = _report(request, plan, run_id, final_before, scheduled, pacing)
+    if request.report_file:
+        receipts = [Path(r.receipt) for r in report.results if r.receipt and Path(r.receipt).is_file()]
+        title = f"optout batch run {run_id}: {request.file.name}" + (f" (shard {request.shard})" if request.shard else "")
+        report.report_path = str(build_report(receipts, request.report_file, title=title))
     if report.finished:
         store.finish_run(run_id, report.exit_code)
         store.set_meta(OPEN_META.format(identity=plan.identity), "0")

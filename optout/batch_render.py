@@ -96,6 +96,8 @@ def print_batch(report: BatchReport, *, as_json: bool) -> None:
             table.add_row("@" + r.handle, styled(r.outcome), r.message or "-", what_to_do(r, report))
         console.print(table)
     _print_stop_reasons(report)
+    if report.report_path:
+        console.print(f"Report: {report.report_path}", highlight=False, soft_wrap=True)
 
 
 def _print_stop_reasons(report: BatchReport) -> None:

@@ -39,6 +39,7 @@ class RecheckReport(BaseModel):
     run_id: int | None = None
     policy: PolicyCheck | None = None
     policy_changed: bool = False  # differs from what the previous recheck saw
+    policy_baseline: bool = False  # there was an earlier reading to compare with
     policy_diff: PolicyDiff | None = None  # set when policy_changed
     policy_error: str | None = None
     skipped: bool = False  # if_policy_changed and the policy is the same: no account touched
@@ -88,7 +89,7 @@ async def recheck(settings: Settings, handles: Sequence[str] = (), *, all_accoun
     with run_lock(settings, "recheck"), Store.open(settings) as store:
         report = RecheckReport()
         snapshot_error = await _read_policy(settings, store, report, browser=None)
-        if if_policy_changed and report.policy and not report.policy_changed and _seen_before(store):
+        if if_policy_changed and report.policy_baseline and not report.policy_changed:
             report.skipped = True
             log.info("recheck: policy unchanged (%s); no account touched", report.policy.current.effective_label)
         else:
@@ -103,10 +104,6 @@ async def recheck(settings: Settings, handles: Sequence[str] = (), *, all_accoun
     return report
 
 
-def _seen_before(store: Store) -> bool:
-    return store.get_meta(LAST_POLICY_KEY) is not None
-
-
 async def _read_policy(settings: Settings, store: Store, report: RecheckReport,
                        browser: BrowserSession | None) -> bool:
     """Fill the report's policy fields; True when the page could not be read (a network failure raises)."""
@@ -118,7 +115,9 @@ async def _read_policy(settings: Settings, store: Store, report: RecheckReport,
         return True
     report.policy_error = None
     last = store.get_meta(LAST_POLICY_KEY)
-    old = store.policy(last) if last else None
+    # Before the first recheck, the version `optout policy` saw last is the one to compare with.
+    old = store.policy(last) if last else (report.policy.previous if report.policy.new_version else None)
+    report.policy_baseline = bool(last) or old is not None
     report.policy_changed = bool(old) and old.text_hash != report.policy.current.text_hash
     if report.policy_changed:
         report.policy_diff = policy.diff_between(old, report.policy.current)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -45,17 +46,25 @@ def print_json(payload) -> None:
     print(json.dumps(payload, indent=2, default=str))
 
 
+def _short_evidence(path: str | None) -> str:
+    """<handle>/<timestamp>: the full root is printed once under the table."""
+    if not path:
+        return "-"
+    parts = Path(path).parts
+    return "/".join(parts[-2:])
+
+
 def results_table(results: Iterable[AccountResult], title: str | None = None) -> Table:
     table = Table(title=title)
     for column in ("account", "setting", "before", "after", "outcome", "evidence"):
         table.add_column(column, overflow="fold")
     for result in results:
         if not result.settings:
-            table.add_row("@" + result.handle, "-", "-", "-", styled(result.outcome), result.evidence_dir or "-")
+            table.add_row("@" + result.handle, "-", "-", "-", styled(result.outcome), _short_evidence(result.evidence_dir))
         for s in result.settings:
             table.add_row(
                 "@" + result.handle, s.setting, on_off(s.before), on_off(s.after), styled(s.outcome),
-                result.evidence_dir or "-",
+                _short_evidence(result.evidence_dir),
             )
     return table
 
@@ -65,6 +74,9 @@ def print_results(results: list[AccountResult], *, as_json: bool, title: str | N
         print_json(results)
         return
     console.print(results_table(results, title))
+    roots = sorted({str(Path(r.evidence_dir).parent.parent) for r in results if r.evidence_dir})
+    if roots:
+        console.print(f"Evidence in {', '.join(roots)}", soft_wrap=True, highlight=False)
     for result in results:
         if result.outcome != "ok":
             line = f"@{result.handle}: {styled(result.outcome)}"
@@ -165,8 +177,11 @@ def print_recheck(report, *, as_json: bool) -> None:
         for line in report.policy_diff.summary:
             console.print("  " + line, highlight=False)
         console.print(escape(report.policy_diff.unified), highlight=False, soft_wrap=True)
-    elif report.policy:
+    elif report.policy and report.policy_baseline:
         console.print(f"Policy unchanged: effective {report.policy.current.effective_label}.", highlight=False)
+    elif report.policy:
+        console.print(f"Policy recorded: effective {report.policy.current.effective_label} (the first reading; "
+                      "later rechecks compare with it).", highlight=False)
     if report.skipped:
         console.print("No account touched: the policy has not changed since the last recheck.")
     else:

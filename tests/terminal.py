@@ -26,8 +26,6 @@ def run_in_terminal(optout_env, args, answers, *, timeout=90, answer_for=None, e
             except OSError:  # the child exited and closed the terminal
                 break
             shown, quiet_since = shown + chunk, time.monotonic()
-            if os.environ.get("OPTOUT_DEBUG_PTY"):
-                print(f"{time.monotonic():.2f} {chunk!r}", file=sys.stderr)
             continue
         # A prompt that has sat quietly for a moment: getpass has switched echo off (and flushed input)
         # by now, so what is typed is read, not discarded.
@@ -35,8 +33,6 @@ def run_in_terminal(optout_env, args, answers, *, timeout=90, answer_for=None, e
         if at_prompt and time.monotonic() - quiet_since > 0.5 and (pending or answer_for):
             answer = pending.pop(0) if pending else answer_for(shown.decode(errors="replace"))
             if answer is not None:
-                if os.environ.get("OPTOUT_DEBUG_PTY"):
-                    print(f"{time.monotonic():.2f} ANSWER", file=sys.stderr)
                 os.write(fd, answer.encode() + b"\n")
                 answered_at = len(shown.rstrip())
     else:

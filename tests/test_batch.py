@@ -149,7 +149,8 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
     order = sorted(expected, key=lambda h: h.startswith("rl_"))  # rate limits last: they slow the batch
     path = accounts_file(tmp_path, order)
 
-    proc = env.run("batch", str(path), "--concurrency", "4", "--max-challenges", "0", "--json",
+    html = env.home / "batch-report.html"
+    proc = env.run("batch", str(path), "--concurrency", "4", "--max-challenges", "0", "--json", "--report", str(html),
                    extra_env={"OPTOUT_RATE_LIMIT_MAX_WAIT_S": "30"}, timeout=600)
     assert proc.returncode == 1, proc.stderr  # some accounts failed
     report = json.loads(proc.stdout)
@@ -164,6 +165,9 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
         assert truth["settings"][GROK_OTHER] is True  # never touched: not asked for
         if handle.startswith("badpw"):
             assert truth["logins"] and all(l["outcome"] != "success" for l in truth["logins"])
+    page = html.read_text()  # the HTML report covers the whole batch, filterable by outcome
+    assert report["report_path"] == str(html) and all(f"@{h}" in page or f">{h}<" in page for h in expected)
+    assert all(f'data-filter="{o}"' in page for o in set(expected.values()))
     rows = db_rows(env)
     assert sorted(h for _, h, _ in rows) == sorted(expected)  # one row per account, each written once
     assert {h: o for _, h, o in rows} == expected

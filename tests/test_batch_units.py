@@ -259,3 +259,12 @@ async def test_breaker_off_with_zero():
     work = FakeWork({f"acct{i:02d}": AccountOutcome.NEEDS_HUMAN for i in range(5)}, seconds=0)
     outcome = await Scheduler(work, Pacing(concurrency=2, max_challenges=0)).run(entries(5))
     assert len(work.calls) == 5 and not outcome.breaker_opened
+
+
+def test_pace_after_rate_limits_doubles_up_to_a_cap_and_never_drops():
+    from optout.batch import MAX_PACE_S, Pacer
+
+    pacer = Pacer(Pacing(pace_s=0))
+    assert [pacer.slow_down(5) for _ in range(7)] == [5, 10, 20, 40, 80, MAX_PACE_S, MAX_PACE_S]
+    slow = Pacer(Pacing(pace_s=300))
+    assert slow.slow_down(5) == 300

@@ -64,6 +64,11 @@ def test_results_history_and_resume_queries(tmp_path):
         alice = db.history("alice", limit=1)
         assert len(alice) == 1 and alice[0].command == "recheck" and alice[0].settings[0].outcome == "turned_off"
         assert db.applied_settings("alice") == ["s0"]
+
+        rebuilt = db.run_results(first)  # what a resumed batch reports for the accounts done before
+        assert [r.model_dump(exclude={"started_at", "finished_at"}) for r in rebuilt] == [
+            r.model_dump(exclude={"started_at", "finished_at"}) for r in
+            (_result("alice"), _result("bob", outcome=AccountOutcome.NEEDS_HUMAN, n_settings=0))]
         assert db.applied_settings("nobody") == []
 
 

@@ -504,6 +504,14 @@ async def failure_screenshot(page: Page, path: Path) -> Path | None:
     return write_private(path, image)
 
 
+def _scrub(text: str, a: Attempt) -> str:
+    """Playwright's messages name calls, not typed values; this makes sure of it."""
+    secrets = [a.creds.password, a.creds.totp_secret] if a.creds else []
+    for secret in filter(None, secrets):
+        text = text.replace(secret.get_secret_value(), "**********")
+    return text
+
+
 async def _with_screenshot(a: Attempt, shots_dir: Path | None, work: Awaitable):
     try:
         return await work
@@ -515,7 +523,7 @@ async def _with_screenshot(a: Attempt, shots_dir: Path | None, work: Awaitable):
             failure.hint = f"{failure.hint or ''} Screenshot: {shot}".strip()
         raise
     except PlaywrightError as exc:  # a page that never answered, or a browser that went away
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = _scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0], a)
         shot = await failure_screenshot(a.page, _shot_path(a.settings, a.handle, shots_dir, "ui_changed"))
         failure = UiChanged(f"The X login page did not behave as expected: {first}", url=a.page.url,
                             hint=f"Screenshot: {shot}" if shot else None)

@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 from pydantic import BaseModel
 
 from optout import __version__
+from optout.browser import open_browser
 from optout.config import Settings
 from optout.errors import EnvironmentProblem, PolicyUnreadable
 from optout.store import Store, StoredPolicy
@@ -223,7 +224,7 @@ async def fetch_policy(settings: Settings, browser=None) -> PolicySnapshot:
     except urllib.error.HTTPError as exc:
         if browser is None:
             raise PolicyUnreadable(f"The privacy policy page {url} answered HTTP {exc.code}.",
-                                   hint="X may be blocking plain requests; a recheck reads it with the browser.") from None
+                                   hint="X may be blocking plain requests; open the page in a browser.") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise EnvironmentProblem(f"Could not reach {url} ({reason}).",
@@ -311,7 +312,16 @@ def _section_of(lines: list[str], index: int) -> str | None:
 def show_current(settings: Settings) -> PolicyCheck:
     """`optout policy`: read the live page now and record it."""
     with Store.open(settings) as store:
-        return asyncio.run(check_policy(settings, store))
+        return asyncio.run(_check_with_browser_fallback(settings, store))
+
+
+async def _check_with_browser_fallback(settings: Settings, store: Store) -> PolicyCheck:
+    """Plain HTTP first; a browser is started only when that answer is not a readable policy."""
+    try:
+        return await check_policy(settings, store)
+    except PolicyUnreadable:
+        async with open_browser(settings) as browser:
+            return await check_policy(settings, store, browser)
 
 
 def latest_diff(settings: Settings) -> PolicyDiff | None:

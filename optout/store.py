@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from optout import __version__
 from optout.config import Settings
 from optout.errors import EnvironmentProblem
-from optout.models import AccountResult, SettingResult, utcnow
+from optout.models import AccountResult, utcnow
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -229,22 +229,6 @@ class Store:
         """Accounts of run `run_id` whose result is recorded: a resumed batch skips these."""
         rows = self.conn.execute("SELECT DISTINCT handle FROM account_results WHERE run_id = ?", (run_id,))
         return {r["handle"] for r in rows}
-
-    def run_results(self, run_id: int) -> list[AccountResult]:
-        """Every result recorded for `run_id`, oldest first, rebuilt as AccountResults (a resumed batch
-        reports the accounts done before the interruption alongside the new ones)."""
-        results = []
-        for row in self.conn.execute("SELECT * FROM account_results WHERE run_id = ? ORDER BY id", (run_id,)):
-            settings = [SettingResult(**dict(s)) for s in self.conn.execute(
-                "SELECT setting, url, before, after, changed, verified_after_reload, outcome, message"
-                " FROM setting_outcomes WHERE result_id = ? ORDER BY id", (row["id"],))]
-            results.append(AccountResult(
-                handle=row["handle"], mode=row["mode"], outcome=row["outcome"], settings=settings,
-                message=row["message"], hint=row["hint"], logged_in=bool(row["logged_in"]),
-                evidence_dir=row["evidence_dir"], receipt=row["receipt_path"],
-                started_at=row["started_at"] or row["finished_at"], finished_at=row["finished_at"],
-            ))
-        return results
 
     def run(self, run_id: int) -> RunRow | None:
         row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()

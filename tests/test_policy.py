@@ -128,6 +128,32 @@ def test_unrecognisable_live_page_records_nothing(tmp_path, status):
         server.shutdown()
 
 
+class _Shell(_Junk):
+    """A page that draws the policy with JavaScript, as X might one day: plain HTTP sees an empty shell."""
+
+    def do_GET(self):
+        policy_html = _page("Effective: March 3, 2027").split("<body>")[1].split("</body>")[0]
+        body = (f"<html><body><div id=root></div><script>document.getElementById('root').innerHTML = "
+                f"{json.dumps(policy_html)};</script></body></html>").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_page_drawn_by_javascript_is_read_with_the_browser(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Shell)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = _settings(tmp_path, f"http://127.0.0.1:{server.server_port}")
+        with Store.open(settings) as db, pytest.raises(PolicyUnreadable):
+            asyncio.run(policy.check_policy(settings, db))  # plain HTTP alone cannot
+        check = policy.show_current(settings)
+        assert check.current.effective_label == "March 3, 2027" and "keep it safe" in check.current.text
+    finally:
+        server.shutdown()
+
+
 def test_policy_commands(optout_env, fresh_replica):
     shown = optout_env.run("policy", "--json")
     assert shown.returncode == 0, shown.stderr

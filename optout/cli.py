@@ -13,6 +13,7 @@ import typer
 from optout import __version__
 from optout.config import Settings, load_settings
 from optout.errors import OptoutError
+from optout.logs import configure_file_log
 from optout.render import print_error
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ class AppState:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(**self.overrides)
+            configure_file_log(self._settings)
         return self._settings
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import logging.handlers
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
@@ -23,6 +22,7 @@ from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
 from optout.errors import BadInput, ExitCode, PolicyUnreadable, UnknownAccount
 from optout.lock import run_lock
+from optout.logs import configure_file_log
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.policy import PolicyCheck, PolicyDiff
 from optout.runner import run_account
@@ -31,8 +31,6 @@ from optout.store import Store
 log = logging.getLogger(__name__)
 
 LAST_POLICY_KEY = "recheck.policy_hash"
-LOG_FILE = "optout.log"
-LOG_BYTES, LOG_BACKUPS = 1_000_000, 5
 
 
 class RecheckReport(BaseModel):
@@ -47,20 +45,6 @@ class RecheckReport(BaseModel):
     notification: notify.Notification | None = None
     delivery: notify.Delivery | None = None
     exit_code: int = ExitCode.OK
-
-
-def configure_file_log(settings: Settings) -> None:
-    """The recheck's own rotating log in the state dir, so a scheduled run leaves a readable trail."""
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    path = str((settings.log_dir / LOG_FILE).absolute())
-    root = logging.getLogger("optout")
-    if any(getattr(h, "baseFilename", None) == path for h in root.handlers):
-        return
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
-                                                   encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
 
 
 def select_handles(credentials: CredentialStore, handles: Sequence[str], all_accounts: bool) -> list[str]:

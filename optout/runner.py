@@ -9,6 +9,7 @@ machine itself (no keyring, browser gone) propagate.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ from optout.prompts import Prompter
 from optout.store import Store
 from optout.x import settings as driver
 from optout.x.login import ensure_session
+
+log = logging.getLogger(__name__)
 
 
 async def run_account(
@@ -90,6 +93,10 @@ class _AccountJob:
             # Playwright's first line names the call and the timeout; never a typed value.
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             await self._fail(page, AccountOutcome.ERROR, f"The browser step failed: {first}", None, None)
+        except Exception as exc:  # a bug of ours must cost one account, not the whole batch
+            log.exception("unexpected error for @%s", self.result.handle)
+            await self._fail(page, AccountOutcome.ERROR, f"Unexpected internal error ({type(exc).__name__}).",
+                             "Please report it with the log file from the state dir.", None)
         finally:
             self.result.settings = list(self.records)
 

@@ -18,6 +18,14 @@ from optout.config import load_settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """pytest-playwright's sync browser lives for the rest of the session once started, and while it
+    lives the main thread looks like it runs an event loop, which breaks every asyncio test after it.
+    So the tests that use it run last (after pytest-playwright's own reordering)."""
+    items.sort(key=lambda item: "playwright" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright's own browser: the one our factory finds (system Chromium here)."""

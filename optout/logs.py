@@ -1,0 +1,26 @@
+"""The tool's own log: a rotating file in the state dir, so a scheduled or batch run leaves a readable
+trail, and an unexpected error's traceback lands there instead of on the user's terminal. Log lines
+carry handles and outcomes, never secrets."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+
+from optout.config import Settings
+
+LOG_FILE = "optout.log"
+LOG_BYTES, LOG_BACKUPS = 1_000_000, 5
+
+
+def configure_file_log(settings: Settings) -> None:
+    settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = str((settings.log_dir / LOG_FILE).absolute())
+    root = logging.getLogger("optout")
+    if any(getattr(h, "baseFilename", None) == path for h in root.handlers):
+        return
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)

@@ -275,9 +275,10 @@ def _csv_header_problems(path: Path, line: int, columns: list[str]) -> list[str]
     if secret:
         return [f"{where}: column {c!r} is not allowed: no secrets in the accounts file "
                 "(use `optout accounts import`)" for c in secret]
-    problems = [f"{where}: unknown column {c!r} (allowed: {', '.join(CSV_COLUMNS)})" for c in columns if c not in CSV_COLUMNS]
-    if "handle" not in columns:
-        problems.append(f"{where}: the first row must be a header naming a 'handle' column")
+    if "handle" not in columns:  # perhaps no header at all: the row's cells are not echoed (one may be a secret)
+        return [f"{where}: the first row must be a header naming a 'handle' column (allowed: {', '.join(CSV_COLUMNS)})"]
+    problems = [f"{where}: column {n} is not one of {', '.join(CSV_COLUMNS)}"
+                for n, c in enumerate(columns, start=1) if c not in CSV_COLUMNS]
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     problems += [f"{where}: column {c!r} appears twice" for c in duplicates]
     return problems

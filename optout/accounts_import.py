@@ -75,9 +75,9 @@ def _parse(text: str, source: str) -> list[_Row]:
     except csv.Error:
         raise BadInput(f"{source} line {reader.line_num}: not valid CSV.", hint=_HINT) from None
     raw = [(n, row) for n, row in raw if any(row) and not row[0].startswith("#")]
-    if raw and [c.lower() for c in raw[0][1]][:2] == ["handle", "password"]:
-        raw = raw[1:]
     problems: list[str] = []
+    if raw and {"handle", "password"} <= {c.lower() for c in raw[0][1]}:
+        raw = _by_header(source, raw, problems)
     rows: list[_Row] = []
     seen: dict[str, int] = {}
     for line, cells in raw:
@@ -95,6 +95,18 @@ def _parse(text: str, source: str) -> list[_Row]:
         listed = "\n".join(f"  - {p}" for p in problems)
         raise BadInput(f"Nothing was imported; the credentials file has problems:\n{listed}\n", hint=_HINT)
     return rows
+
+
+def _by_header(source: str, raw: list[tuple[int, list[str]]], problems: list[str]) -> list[tuple[int, list[str]]]:
+    """A header row may put the columns in any order: reorder every row to handle,password[,totp]."""
+    line, header = raw[0]
+    names = [c.lower() for c in header]
+    unknown = [n for n, c in enumerate(names, start=1) if c not in HEADER]
+    if unknown or len(set(names)) != len(names):
+        problems.append(f"{source} row {line} (header): columns must be handle, password and optionally totp, once each")
+        return []
+    order = [names.index(c) for c in HEADER if c in names]
+    return [(n, [row[i] if i < len(row) else "" for i in order] + row[len(names):]) for n, row in raw[1:]]
 
 
 def _row(source: str, line: int, cells: list[str], problems: list[str]) -> _Row | None:

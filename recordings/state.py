@@ -172,11 +172,13 @@ class ReplicaState:
             return False
         if fault.handle is not None and fault.handle != handle:
             return False
-        want = fault.path or _DEFAULT_FAULT_PATH.get(kind)
-        if want is None or path is None:
+        if path is None:
             return True
         if kind == "rate_limit" and fault.path is None:
             return path.startswith("/1.1/")
+        want = fault.path or _DEFAULT_FAULT_PATH.get(kind)
+        if want is None:
+            return True
         return path.rstrip("/") == want.rstrip("/")
 
     def peek_fault(self, kind: str, handle: str | None, path: str | None = None) -> Fault | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
@@ -117,7 +116,10 @@ def test_accounts_import_stores_everything_and_echoes_nothing(env, tmp_path):
     assert "not-a-totp-secret" not in proc.stderr
     listed = json.loads(env.run("accounts", "list", "--json").stdout)
     assert sorted(a["handle"] for a in listed) == ["imp_a", "imp_b", "imp_c"]
-    scan(env, [r[1] for r in rows] + [TOTP, "pw-imp_d-S3cret!x", "pw-imp_e-S3cret!x"])
+    # a header puts the columns in any order
+    proc = env.run("accounts", "import", "-", input="password,handle\npw-imp_f-S3cret!x,imp_f\n")
+    assert proc.returncode == 0 and "@imp_f" in proc.stdout
+    scan(env, [r[1] for r in rows] + [TOTP, "pw-imp_d-S3cret!x", "pw-imp_e-S3cret!x", "pw-imp_f-S3cret!x"])
 
 
 # ---- a 30-account batch across scenarios -----------------------------------------------------------

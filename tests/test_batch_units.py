@@ -106,8 +106,10 @@ def test_csv_errors_name_rows(tmp_path):
     assert "row 3, column 'handle'" in text
     assert "row 4, column 'settings'" in text and "'nope'" in text
     assert "row 5" in text and "appears twice" in text
-    header = bad(write(tmp_path, "head.csv", "name,settings\nalice,\n"))
-    assert "unknown column 'name'" in header and "'handle' column" in header
+    header = bad(write(tmp_path, "head.csv", "handle,colour\nalice,red\n"))
+    assert "row 1 (header): column 2 is not one of handle, settings, tags" in header
+    no_header = bad(write(tmp_path, "nohead.csv", "alice,Hunter2Secret\n"))  # a credentials file, by mistake
+    assert "'handle' column" in no_header and "Hunter2Secret" not in no_header.lower() and "hunter2secret" not in no_header
 
 
 @pytest.mark.parametrize("name,text", [
@@ -268,3 +270,38 @@ def test_pace_after_rate_limits_doubles_up_to_a_cap_and_never_drops():
     assert [pacer.slow_down(5) for _ in range(7)] == [5, 10, 20, 40, 80, MAX_PACE_S, MAX_PACE_S]
     slow = Pacer(Pacing(pace_s=300))
     assert slow.slow_down(5) == 300
+
+
+def test_batch_shards_of_a_file_partition_it(tmp_path):
+    from optout.batch import BatchRequest, plan_batch
+
+    handles = [f"user_{i}" for i in range(60)]
+    path = write(tmp_path, "a.csv", "handle\n" + "\n".join(handles) + "\n")
+    for n in (2, 3, 5):
+        shares = [[e.key for e in plan_batch(BatchRequest(file=path, shard=f"{i}/{n}")).entries] for i in range(1, n + 1)]
+        assert sorted(h for share in shares for h in share) == sorted(handles)
+        assert all(share for share in shares)  # 60 handles: no share is empty
+    with pytest.raises(BadInput):
+        plan_batch(BatchRequest(file=path, shard="4/3"))
+
+
+def test_progress_bar_counts_outcomes_on_a_terminal_only():
+    import io
+
+    from rich.console import Console
+
+    from optout.batch_render import BatchProgress
+
+    for terminal in (True, False):
+        buffer = io.StringIO()
+        stream = Console(file=buffer, force_terminal=terminal, width=120)
+        with BatchProgress(enabled=True, stream=stream) as progress:
+            progress.begin(3)
+            for outcome in ("ok", "ok", "needs_human"):
+                progress.finished(AccountResult(handle="a", mode=Mode.APPLY, outcome=outcome))
+            progress.progress.refresh()
+            progress.notice("X rate-limited @a")
+        text = buffer.getvalue()
+        assert "X rate-limited @a" in text  # notices always show
+        assert ("3/3" in text and "needs_human" in text) is terminal
+        assert progress.counts == {"ok": 2, "needs_human": 1}

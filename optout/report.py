@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from optout import __version__
 from optout.errors import BadInput
 from optout.evidence import RECEIPT, Receipt, _chain_head, sha256_file, write_private
-from optout.models import utcnow
+from optout.models import Mode, utcnow
 
 EMBED_LIMIT = 200  # accounts; above this images are linked, or the file grows past what browsers like
 
@@ -27,6 +27,7 @@ class ReportRow:
     folder: Path
     images: dict[str, str] = field(default_factory=dict)  # file name -> src (data: URI or relative path)
     problems: list[str] = field(default_factory=list)
+    last_opt_out: ReportRow | None = None  # when this run only read: the newest run that applied
 
     @property
     def verified(self) -> bool:
@@ -71,13 +72,33 @@ def _row(receipt_path: Path, out_dir: Path, embed: bool) -> ReportRow:
     return row
 
 
+def _last_opt_out(receipt_path: Path, receipt: Receipt) -> Path | None:
+    """Walk the handle's chain back from a read-only run to the newest run that applied the opt-out, so
+    the report still shows the before/after of the change itself."""
+    while receipt.mode is not Mode.APPLY and receipt.previous_receipt:
+        receipt_path = receipt_path.parent.parent / receipt.previous_receipt
+        try:
+            receipt = Receipt.model_validate_json(receipt_path.read_bytes())
+        except (OSError, ValidationError):
+            return None
+    return receipt_path if receipt.mode is Mode.APPLY else None
+
+
+def _row_with_history(receipt_path: Path, out_dir: Path, embed: bool) -> ReportRow:
+    row = _row(receipt_path, out_dir, embed)
+    if row.receipt.mode is not Mode.APPLY:
+        applied = _last_opt_out(receipt_path, row.receipt)
+        row.last_opt_out = _row(applied, out_dir, embed) if applied else None
+    return row
+
+
 def build_report(receipt_paths: list[Path], out: Path, *, title: str = "optout report",
                  embed: bool | None = None) -> Path:
     """Write the report to `out` (0600, atomically) and return its path."""
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     embed = len(receipt_paths) <= EMBED_LIMIT if embed is None else embed
-    rows = [_row(Path(p), out.parent, embed) for p in receipt_paths]
+    rows = [_row_with_history(Path(p), out.parent, embed) for p in receipt_paths]
     rows.sort(key=lambda r: (r.receipt.outcome != "ok", r.receipt.handle))
     env = Environment(loader=PackageLoader("optout", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(

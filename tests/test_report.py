@@ -11,7 +11,7 @@ from optout.models import AccountOutcome, Mode, SettingOutcome, utcnow
 from optout.report import build_report, latest_receipts
 
 
-def _evidence(root, handle, page, outcome, colour):
+def _evidence(root, handle, page, outcome, colour, mode=Mode.APPLY):
     run = EvidenceRun(root, handle)
     page.set_content(f"<body style='background:{colour}'><h1>{handle}</h1><input type=checkbox checked></body>")
     for name in ("before-business-partners.png", "after-business-partners.png"):
@@ -21,7 +21,7 @@ def _evidence(root, handle, page, outcome, colour):
         outcome=SettingOutcome.TURNED_OFF, before_screenshot="before-business-partners.png",
         after_screenshot="after-business-partners.png",
     )
-    receipt = Receipt(tool_version="test", handle=handle, base_url="http://replica", mode=Mode.APPLY,
+    receipt = Receipt(tool_version="test", handle=handle, base_url="http://replica", mode=mode,
                       outcome=outcome, started_at=utcnow(), settings=[setting])
     return run.write_receipt(receipt)
 
@@ -58,6 +58,19 @@ def test_report_links_images_and_flags_tampering(tmp_path, page):
     assert page.locator("img.shot").first.evaluate("i => i.complete && i.naturalWidth > 0")
     assert page.get_by_text("evidence NOT verified").count() == 1
     assert "after-business-partners.png was changed" in page.locator("section.account").inner_text()
+
+
+def test_read_only_latest_run_still_shows_the_last_opt_out(tmp_path, page):
+    """After `check`, the report shows the check and, below it, the before/after of the opt-out itself."""
+    root = tmp_path / "evidence"
+    _evidence(root, "dora", page, AccountOutcome.OK, "#fff")
+    _evidence(root, "dora", page, AccountOutcome.OK, "#efe", mode=Mode.CHECK)
+    _evidence(root, "erin", page, AccountOutcome.OK, "#fff", mode=Mode.CHECK)  # never applied
+    page.goto(build_report(latest_receipts(root), tmp_path / "report.html").as_uri())
+    dora, erin = page.locator("#acct-dora"), page.locator("#acct-erin")
+    assert dora.locator("h3").inner_text().startswith("Last opt-out run")
+    assert dora.locator("img.shot").count() == 4
+    assert erin.locator("h3").count() == 0 and erin.locator("img.shot").count() == 2
 
 
 def test_report_command_without_evidence_is_bad_input(tmp_path):

@@ -61,7 +61,7 @@ class Receipt(BaseModel):
     settings: list[SettingRecord] = Field(default_factory=list)
     failure: Failure | None = None
     logged_in: bool = False
-    privacy_policy_version: str | None = None  # filled once the policy watch exists
+    privacy_policy_version: str | None = None  # "<effective date> (sha256 <prefix>)" when the run read it
     images: dict[str, str] = Field(default_factory=dict)  # file name -> SHA-256
     previous_receipt: str | None = None  # "<run folder>/receipt.json", relative to the handle folder
     previous_receipt_sha256: str | None = None

@@ -113,9 +113,11 @@ async def _accounts(settings: Settings, store: Store, report: RecheckReport, bro
                     credentials: CredentialStore, keys: list[str], mode: Mode, prompter) -> None:
     """One account after another, each result committed to the history as soon as it is known."""
     report.run_id = store.start_run("recheck", settings.base_url)
+    seen = report.policy.current if report.policy else None
+    policy_version = f"{seen.effective_label} (sha256 {seen.text_hash[:12]})" if seen else None
     for key in keys:
         result = await run_account(browser, key, settings, mode=mode, setting_ids=store.applied_settings(key) or None,
-                                   store=credentials, prompter=prompter)
+                                   store=credentials, prompter=prompter, policy_version=policy_version)
         store.record_result(report.run_id, result)
         report.results.append(result)
         log.info("recheck: @%s %s%s; %s", key, result.outcome, " (fresh login)" if result.logged_in else "",

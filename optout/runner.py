@@ -44,8 +44,11 @@ async def run_account(
     setting_ids: Sequence[str] | None = None,
     store: CredentialStore,
     prompter: Prompter | None = None,
+    policy_version: str | None = None,
 ) -> AccountResult:
-    """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting."""
+    """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting.
+    `policy_version` (effective date and text hash of X's privacy policy, when the caller read it) goes
+    into the receipt, so evidence says which policy the opt-out answered."""
     handle = normalize_handle(handle)
     specs = catalog.select(list(setting_ids) if setting_ids else None)
     evidence = EvidenceRun(settings.evidence_root, handle)
@@ -58,7 +61,7 @@ async def run_account(
     finally:
         await context.close()
     result.finished_at = utcnow()
-    result.receipt = str(evidence.write_receipt(job.receipt()))
+    result.receipt = str(evidence.write_receipt(job.receipt(policy_version)))
     return result
 
 
@@ -178,13 +181,13 @@ class _AccountJob:
             shot = await self._shot(page, f"failure-{self.current or 'login'}", None, None)
         self.failure = Failure(outcome=outcome, message=message, url=where, setting=self.current, screenshot=shot)
 
-    def receipt(self) -> Receipt:
+    def receipt(self, policy_version: str | None = None) -> Receipt:
         r = self.result
         return Receipt(
             tool_version=__version__, browser_version=self.browser.version, handle=r.handle,
             base_url=self.settings.base_url, mode=r.mode, outcome=r.outcome, message=r.message,
             started_at=r.started_at, finished_at=r.finished_at or utcnow(), settings=self.records,
-            failure=self.failure, logged_in=r.logged_in,
+            failure=self.failure, logged_in=r.logged_in, privacy_policy_version=policy_version,
         )
 
 

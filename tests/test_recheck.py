@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from filelock import FileLock, Timeout
@@ -111,6 +112,8 @@ def test_policy_change_drift_repair_and_notification(env, inbox):
     assert [r["outcome"] for r in report["results"]] == ["ok", "ok"]
     assert all(s["outcome"] == "already_off" for r in report["results"] for s in r["settings"])
     assert not any(r["logged_in"] for r in report["results"])
+    receipt = json.loads(Path(report["results"][0]["receipt"]).read_text())
+    assert receipt["privacy_policy_version"].startswith(report["policy"]["current"]["effective_label"])
     for handle in env.handles:
         seen = _requests(replica, handle, mark)
         assert seen, "the recheck did read the settings"

@@ -31,6 +31,7 @@ from pydantic import BaseModel, SecretStr
 
 from optout.config import Settings
 from optout.errors import BadInput, KeyringUnavailable, UnknownAccount
+from optout.files import make_private_dir
 
 INDEX_ENTRY = "__handles__"
 PROBE_ENTRY = "__optout_probe__"
@@ -198,7 +199,7 @@ class CredentialStore:
             return []
 
     def _update_index(self, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self._lock_path.parent)
         with FileLock(str(self._lock_path), timeout=self.settings.lock_timeout_s):
             current = (set(self.handles()) | set(add)) - set(remove)
             if current:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError
 
 from optout.errors import BadInput
+from optout.files import make_private_dir, write_private
 from optout.models import AccountOutcome, Mode, SettingResult, utcnow
 
 SCHEMA_VERSION = 1
@@ -71,35 +70,6 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_private_dir(path: Path) -> Path:
-    """Create `path` and any missing parents 0700 (existing ones keep their mode)."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(d, 0o700)
-    return path
-
-
-def write_private(path: Path, data: bytes) -> Path:
-    """Write atomically: a reader sees the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def run_folder_name(at: datetime) -> str:
     """UTC, sortable, safe on every file system."""
     return at.strftime("%Y%m%dT%H%M%S.%fZ")
@@ -129,7 +99,7 @@ class EvidenceRun:
         """Hash the folder's images, link the handle's previous receipt, and write receipt.json."""
         with FileLock(str(self.handle_dir / ".chain.lock"), mode=0o600):
             receipt.images = {p.name: sha256_file(p) for p in sorted(self.dir.glob("*.png"))}
-            previous = _chain_head(self.handle_dir)
+            previous = chain_head(self.handle_dir)
             if previous is not None:
                 receipt.previous_receipt = f"{previous.parent.name}/{RECEIPT}"
                 receipt.previous_receipt_sha256 = sha256_file(previous)
@@ -155,7 +125,7 @@ async def _outline(locator, on: bool) -> int:
         return 0
 
 
-def _chain_head(handle_dir: Path) -> Path | None:
+def chain_head(handle_dir: Path) -> Path | None:
     """The handle's newest receipt: the one chain.json names, else the newest folder holding one."""
     head = handle_dir / CHAIN
     if head.is_file():

@@ -11,6 +11,7 @@ from filelock import FileLock, Timeout
 
 from optout.config import Settings
 from optout.errors import LockBusy
+from optout.files import make_private_dir
 
 LOCK_NAME = "optout.lock"
 
@@ -19,7 +20,7 @@ LOCK_NAME = "optout.lock"
 def run_lock(settings: Settings, command: str = "optout") -> Iterator[None]:
     """Hold the state dir's lock for the body; raise LockBusy when another run keeps it too long.
     The lock is an OS file lock, so a killed holder releases it at once."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.state_dir)
     lock = FileLock(settings.state_dir / LOCK_NAME, timeout=settings.lock_timeout_s)
     try:
         lock.acquire()

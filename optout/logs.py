@@ -8,13 +8,14 @@ import logging
 import logging.handlers
 
 from optout.config import Settings
+from optout.files import make_private_dir
 
 LOG_FILE = "optout.log"
 LOG_BYTES, LOG_BACKUPS = 1_000_000, 5
 
 
 def configure_file_log(settings: Settings) -> None:
-    settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dir(settings.log_dir)
     path = str((settings.log_dir / LOG_FILE).absolute())
     root = logging.getLogger("optout")
     if any(getattr(h, "baseFilename", None) == path for h in root.handlers):

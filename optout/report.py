@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from optout import __version__
 from optout.errors import BadInput
-from optout.evidence import RECEIPT, Receipt, _chain_head, sha256_file, write_private
+from optout.evidence import Receipt, chain_head, sha256_file
+from optout.files import write_private
 from optout.models import Mode, utcnow
 
 EMBED_LIMIT = 200  # accounts; above this images are linked, or the file grows past what browsers like
@@ -44,7 +45,7 @@ def latest_receipts(evidence_root: Path, handles: list[str] | None = None) -> li
     for handle_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if wanted is not None and handle_dir.name.lower() not in wanted:
             continue
-        head = _chain_head(handle_dir)
+        head = chain_head(handle_dir)
         if head is not None:
             found.append(head)
     return found

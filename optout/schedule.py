@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from optout.config import DEFAULT_BASE_URL, Settings, default_config_file
 from optout.errors import BadInput, EnvironmentProblem
+from optout.files import make_private_dir
 from optout.models import utcnow
 
 BACKENDS = ("systemd", "cron", "launchd", "schtasks")
@@ -339,7 +340,7 @@ def install(settings: Settings, every: str = "daily", backend: str = "auto", *, 
     the_plan = plan(settings, every, backend)
     if dry_run:
         return the_plan
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.log_dir)
     previous = _load_state(settings)
     if previous and previous.get("backend") != the_plan.backend:
         remove(settings)  # one schedule, not one per backend
@@ -444,5 +445,5 @@ def _load_state(settings: Settings) -> dict | None:
 
 
 def _save_state(settings: Settings, data: dict) -> None:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.state_dir)
     (settings.state_dir / STATE_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from optout import __version__
 from optout.config import Settings
 from optout.errors import EnvironmentProblem
+from optout.files import make_private_dir
 from optout.models import AccountResult, utcnow
 
 BUSY_TIMEOUT_MS = 10_000
@@ -134,7 +135,7 @@ class Store:
     """One connection to the history database. Use as a context manager, or call close()."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         try:
             # isolation_level=None: no implicit transactions; every write below says where it commits.
             self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)

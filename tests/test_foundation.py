@@ -136,3 +136,17 @@ def test_replica_is_not_part_of_the_package():
     importing = re.compile(r"^\s*(from|import)\s+recordings\b", re.M)
     for source in (root / "optout").rglob("*.py"):
         assert not importing.search(source.read_text()), source
+
+
+def test_state_history_and_logs_are_private(tmp_path):
+    """History, logs and locks say which accounts a person or newsroom manages: owner-only folders."""
+    from optout.lock import run_lock
+    from optout.logs import configure_file_log
+    from optout.store import Store
+
+    settings = load_settings(state_dir=tmp_path / "a" / "state", data_dir=tmp_path / "data")
+    configure_file_log(settings)
+    with run_lock(settings, "test"), Store.open(settings):
+        pass
+    for folder in (tmp_path / "a", settings.state_dir, settings.log_dir):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

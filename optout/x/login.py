@@ -494,7 +494,7 @@ def _shot_path(settings: Settings, handle: str, shots_dir: Path | None, outcome:
 
 async def failure_screenshot(page: Page, path: Path) -> Path | None:
     """The screen where the login stopped, every input that may hold a secret blacked out."""
-    from optout.evidence import make_private_dir, write_private
+    from optout.files import make_private_dir, write_private
 
     try:
         image = await page.screenshot(mask=[page.locator(S.LOGIN_SECRET_INPUTS)], animations="disabled")

@@ -1,32 +1,23 @@
-"""Batch mode: many accounts through the one work function (runner.run_account), at most N at once in one
-browser (one isolated context each), paced, gentle with X, and resumable.
+"""Batch mode: many accounts from a file through the one work function (runner.run_account), at most N at
+once in one browser (one isolated context each), through the work queue (optout/work_queue.py: pacing,
+rate-limit retries, the challenge breaker), and resumable.
 
-The scheduler is separate from the wiring so its rules can be tested with a fake work function:
-- pacing: starts are spaced by `pace_s` with +/- `jitter` (a fraction), across all workers;
-- rate limits: a rate_limited account gives its slot back, waits until X's reset time (when that is
-  within `rate_limit_max_wait_s`) and is retried up to `rate_limit_retries` times, and the pace of the
-  whole batch goes up (at least `slow_pace_s`, doubled on every further limit, at most MAX_PACE_S);
-- challenges: after `max_challenges` needs_human outcomes in a row the breaker opens and no new account
-  starts (not even one with a saved session: a dead session would mean a fresh login, exactly what X
-  is refusing). Accounts in flight finish; the rest stay unfinished for `--resume`.
-Every finished account is handed to `on_result` at once (the wiring writes it to the history and commits),
-so a batch killed at any moment loses nothing finished and `--resume` does only the rest."""
+Every finished account is written to the history and committed at once, so a batch killed at any moment
+loses nothing finished and `--resume` does only the rest; accounts left by the challenge breaker or a
+rate limit stay unfinished for `--resume`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, Field
 
-from optout import catalog
+from optout import catalog, policy
 from optout.accounts_file import AccountEntry, load_accounts
 from optout.browser import open_browser
 from optout.config import Settings
@@ -38,215 +29,10 @@ from optout.report import build_report
 from optout.runner import run_account
 from optout.shard import parse_shard
 from optout.store import Store
+from optout.work_queue import BatchObserver, Pacing, QuietObserver, ResultSink, ScheduleOutcome, Scheduler
 
 # Outcomes worth another try later (`--resume`): everything else is final for this batch.
 RETRYABLE_OUTCOMES = frozenset({AccountOutcome.RATE_LIMITED})
-DEFAULT_RATE_LIMIT_WAIT_S = 60.0  # when X gives no reset time
-MAX_PACE_S = 120.0  # however often X rate-limits, a batch still starts an account every two minutes
-
-
-@dataclass
-class Pacing:
-    concurrency: int = 2
-    pace_s: float = 0.0  # seconds between account starts
-    jitter: float = 0.5  # each gap is pace_s * (1 +/- jitter), so starts do not tick like a clock
-    max_challenges: int = 3  # 0 turns the breaker off
-    rate_limit_retries: int = 2
-    rate_limit_max_wait_s: float = 900.0
-    slow_pace_s: float = 5.0  # the least pace after a rate limit
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        if self.pace_s < 0 or not 0 <= self.jitter <= 1:
-            raise ValueError("pace must be >= 0 and jitter between 0 and 1")
-
-
-class BatchObserver(Protocol):
-    """What the progress display hears about (QuietObserver: no-ops)."""
-
-    def begin(self, total: int) -> None: ...
-    def started(self, entry: AccountEntry, attempt: int) -> None: ...
-    def finished(self, result: AccountResult) -> None: ...
-    def notice(self, message: str) -> None: ...
-
-
-class QuietObserver:
-    def begin(self, total: int) -> None:
-        pass
-
-    def started(self, entry: AccountEntry, attempt: int) -> None:
-        pass
-
-    def finished(self, result: AccountResult) -> None:
-        pass
-
-    def notice(self, message: str) -> None:
-        pass
-
-
-class Pacer:
-    """Spaces account starts across all workers; the pace can only go up during a batch."""
-
-    def __init__(self, pacing: Pacing, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
-        self.pace_s = pacing.pace_s
-        self.jitter = pacing.jitter
-        self._clock = clock
-        self._rng = rng or random.Random()
-        self._next_at = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait_turn(self) -> None:
-        async with self._lock:
-            delay = self._next_at - self._clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_at = self._clock() + self._gap()
-
-    def _gap(self) -> float:
-        if self.pace_s <= 0:
-            return 0.0
-        return self.pace_s * (1 + self._rng.uniform(-self.jitter, self.jitter))
-
-    def slow_down(self, floor_s: float) -> float:
-        self.pace_s = max(self.pace_s, min(MAX_PACE_S, max(floor_s, self.pace_s * 2)))
-        return self.pace_s
-
-
-class ChallengeBreaker:
-    """Counts login challenges (needs_human) in a row, in the order accounts finish."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_a_row = 0
-        self.open = False
-
-    def record(self, outcome: AccountOutcome) -> bool:
-        """True when this outcome opened the breaker."""
-        if outcome != AccountOutcome.NEEDS_HUMAN:
-            self.in_a_row = 0
-            return False
-        self.in_a_row += 1
-        if self.limit and self.in_a_row >= self.limit and not self.open:
-            self.open = True
-            return True
-        return False
-
-
-@dataclass
-class _Job:
-    entry: AccountEntry
-    attempt: int = 0
-
-
-@dataclass
-class ScheduleOutcome:
-    results: list[AccountResult] = field(default_factory=list)
-    not_started: list[str] = field(default_factory=list)
-    breaker_opened: bool = False
-    rate_limit_waits: int = 0
-    final_pace_s: float = 0.0
-
-
-WorkFn = Callable[[AccountEntry], Awaitable[AccountResult]]
-ResultSink = Callable[[AccountResult], None]
-
-
-class Scheduler:
-    """N workers pulling accounts from one queue; see the module docstring for the rules."""
-
-    def __init__(self, work: WorkFn, pacing: Pacing, *, on_result: ResultSink | None = None,
-                 observer: BatchObserver | None = None, wall_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
-        self.work = work
-        self.pacing = pacing
-        self.on_result = on_result or (lambda result: None)
-        self.observer = observer or QuietObserver()
-        self.wall_clock = wall_clock
-        self.pacer = Pacer(pacing, rng=rng)
-        self.breaker = ChallengeBreaker(pacing.max_challenges)
-        self.outcome = ScheduleOutcome()
-
-    async def run(self, entries: Sequence[AccountEntry]) -> ScheduleOutcome:
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._outstanding = len(entries)
-        self._timers: set[asyncio.Task] = set()
-        for entry in entries:
-            self._queue.put_nowait(_Job(entry))
-        if not entries:
-            return self.outcome
-        workers = [asyncio.create_task(self._worker()) for _ in range(min(self.pacing.concurrency, len(entries)))]
-        try:
-            await asyncio.gather(*workers)
-        finally:
-            pending = [*workers, *self._timers]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        self.outcome.final_pace_s = self.pacer.pace_s
-        return self.outcome
-
-    async def _worker(self) -> None:
-        while (job := await self._queue.get()) is not None:
-            if self.breaker.open:
-                self.outcome.not_started.append(job.entry.handle)
-                self._job_done()
-                continue
-            await self.pacer.wait_turn()
-            if self.breaker.open:  # it may have opened while this worker waited for its turn
-                self.outcome.not_started.append(job.entry.handle)
-                self._job_done()
-                continue
-            self.observer.started(job.entry, job.attempt)
-            result = await self.work(job.entry)
-            self._handle(job, result)
-
-    def _handle(self, job: _Job, result: AccountResult) -> None:
-        if result.outcome == AccountOutcome.RATE_LIMITED and self._retry_later(job, result):
-            return
-        if self.breaker.record(result.outcome):
-            self.outcome.breaker_opened = True
-            self.observer.notice(
-                f"{self.breaker.in_a_row} login challenges in a row: X seems to be blocking logins from this "
-                "machine, so no new account will start."
-            )
-        self.outcome.results.append(result)
-        self.on_result(result)
-        self.observer.finished(result)
-        self._job_done()
-
-    def _retry_later(self, job: _Job, result: AccountResult) -> bool:
-        """Wait for X's reset off the slot, then queue the account again; False when out of patience."""
-        if job.attempt >= self.pacing.rate_limit_retries:
-            return False
-        reset_at = result.rate_limit_reset or self.wall_clock() + DEFAULT_RATE_LIMIT_WAIT_S
-        wait = max(1.0, reset_at - self.wall_clock())
-        if wait > self.pacing.rate_limit_max_wait_s:
-            return False
-        pace = self.pacer.slow_down(self.pacing.slow_pace_s)
-        self.outcome.rate_limit_waits += 1
-        self.observer.notice(
-            f"@{job.entry.handle} was rate limited: retrying in {wait:.0f} s; the batch now starts an "
-            f"account every {pace:.0f} s or so."
-        )
-        timer = asyncio.create_task(self._requeue(_Job(job.entry, job.attempt + 1), wait))
-        self._timers.add(timer)
-        timer.add_done_callback(self._timers.discard)
-        return True
-
-    async def _requeue(self, job: _Job, wait: float) -> None:
-        await asyncio.sleep(wait)
-        self._queue.put_nowait(job)
-
-    def _job_done(self) -> None:
-        self._outstanding -= 1
-        if self._outstanding == 0:
-            for _ in range(self.pacing.concurrency):
-                self._queue.put_nowait(None)
-
-
-# --- wiring: the accounts file, the keyring, the history and the browser around the scheduler ---------
 
 RUN_META = "batch.run.{run_id}"  # JSON: the batch's file, shard, mode and settings, for --resume
 OPEN_META = "batch.open.{identity}"  # the run id of the unfinished batch of this file and shard
@@ -398,8 +184,9 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
         observer.finished(result)
     scheduled = ScheduleOutcome()
     if todo:
+        policy_version = await policy.version_for_receipts(settings, store)
         scheduled = await _schedule(settings, plan, credentials, pacing, observer,
-                                    lambda result: store.record_result(run_id, result), todo)
+                                    lambda result: store.record_result(run_id, result), todo, policy_version)
     report = _report(request, plan, run_id, final_before, scheduled, pacing)
     if request.report_file:
         receipts = [Path(r.receipt) for r in report.results if r.receipt and Path(r.receipt).is_file()]
@@ -412,14 +199,15 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
 
 
 async def _schedule(settings: Settings, plan: _Plan, credentials: CredentialStore, pacing: Pacing,
-                    observer: BatchObserver, sink: ResultSink, todo: list[AccountEntry]) -> ScheduleOutcome:
+                    observer: BatchObserver, sink: ResultSink, todo: list[AccountEntry],
+                    policy_version: str | None) -> ScheduleOutcome:
     async with open_browser(settings) as browser:
         mode = Mode(plan.params["mode"])
 
         async def work(entry: AccountEntry) -> AccountResult:
             ids = list(entry.settings) if entry.settings is not None else plan.default_ids
             return await run_account(browser, entry.key, settings, mode=mode, setting_ids=ids,
-                                     store=credentials, prompter=None)
+                                     store=credentials, prompter=None, policy_version=policy_version)
 
         try:
             return await Scheduler(work, pacing, on_result=sink, observer=observer).run(todo)

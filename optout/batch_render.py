@@ -20,14 +20,15 @@ from optout.render import console, err_console, print_json, styled
 
 
 class BatchProgress:
-    """The observer batch.py reports to; a no-op display when stderr is not a terminal."""
+    """The observer the work queue reports to (batch and recheck); a no-op display when stderr is not a
+    terminal."""
 
-    def __init__(self, *, enabled: bool, stream: Console = err_console) -> None:
+    def __init__(self, *, enabled: bool, stream: Console = err_console, label: str = "batch") -> None:
         self.console = stream
         self.enabled = enabled and stream.is_terminal
         self.counts: Counter[str] = Counter()
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(),
+            SpinnerColumn(), TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.description}"), TimeElapsedColumn(), console=stream, transient=True,
             disable=not self.enabled,
         )

@@ -86,6 +86,19 @@ SettingOpt = Annotated[
 AllOpt = Annotated[bool, typer.Option("--all", help="Every setting in the catalog.")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Evidence folder (default <user data dir>/evidence).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ConcurrencyOpt = Annotated[Optional[int], typer.Option(
+    "--concurrency", "-c", min=1, help="Accounts at once, one browser context each (config: concurrency; default 2).")]
+PaceOpt = Annotated[Optional[float], typer.Option(
+    "--pace", min=0, help="Seconds between account starts, +/- 50% jitter (config: pace_s; default 0).")]
+MaxChallengesOpt = Annotated[Optional[int], typer.Option(
+    "--max-challenges", min=0, help="Stop starting accounts after K login challenges in a row; 0: never (default 3).")]
+
+
+def _pool_options(ctx: typer.Context, concurrency: int | None, pace: float | None, max_challenges: int | None) -> Settings:
+    """Options given on the command line beat config.toml and OPTOUT_* for batch and recheck alike."""
+    given = {"concurrency": concurrency, "pace_s": pace, "max_challenges": max_challenges}
+    state(ctx).overrides.update({k: v for k, v in given.items() if v is not None})
+    return state(ctx).settings
 
 
 def _opt_out(ctx: typer.Context, handles: list[str], mode, setting, all_, out, as_json: bool, title: str) -> None:
@@ -143,8 +156,10 @@ def verify(
     """Check the evidence: every image's SHA-256 and each handle's chain of receipts."""
     from optout.evidence import verify_tree
     from optout.render import print_verify
+    from optout.store import recorded_receipts
 
-    report = verify_tree(path or state(ctx).settings.evidence_root)
+    settings = state(ctx).settings
+    report = verify_tree(path or settings.evidence_root, recorded_receipts(settings))
     print_verify(report, as_json=as_json)
     done(0 if report.ok else 1)
 
@@ -173,8 +188,8 @@ def report(
 def batch(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Accounts file: .toml (\\[\\[account]] tables), .yaml or .csv (handle,settings,tags).")],
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Accounts at once, one browser context each.")] = 2,
-    pace: Annotated[float, typer.Option("--pace", min=0, help="Seconds between account starts (+/- 50% jitter).")] = 0.0,
+    concurrency: ConcurrencyOpt = None,
+    pace: PaceOpt = None,
     check_only: Annotated[bool, typer.Option("--check-only", help="Read only; exit 4 when a setting is on.")] = False,
     setting: SettingOpt = None,
     all_: AllOpt = False,
@@ -184,7 +199,7 @@ def batch(
     browser_endpoint: Annotated[Optional[str], typer.Option("--browser-endpoint", help="ws:// Playwright server or http:// Chrome DevTools endpoint.")] = None,
     out: OutOpt = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write an HTML report of the whole batch here.")] = None,
-    max_challenges: Annotated[int, typer.Option("--max-challenges", min=0, help="Stop starting logins after K login challenges in a row (0: never).")] = 3,
+    max_challenges: MaxChallengesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run many accounts from a file: at most N at once in one browser, paced, gentle with rate limits,
@@ -195,10 +210,11 @@ def batch(
 
     overrides = state(ctx).overrides
     overrides.update({k: v for k, v in (("evidence_dir", out), ("browser_endpoint", browser_endpoint)) if v})
+    pool = _pool_options(ctx, concurrency, pace, max_challenges)
     request = BatchRequest(
         file=file, mode=Mode.CHECK if check_only else Mode.APPLY, setting_ids=setting or [], all_settings=all_,
-        shard=shard, resume=resume or run_id is not None, run_id=run_id, concurrency=concurrency, pace_s=pace,
-        max_challenges=max_challenges, report_file=report,
+        shard=shard, resume=resume or run_id is not None, run_id=run_id, concurrency=pool.concurrency,
+        pace_s=pool.pace_s, max_challenges=pool.max_challenges, report_file=report,
     )
     with BatchProgress(enabled=not as_json) as progress:
         result = run_batch(state(ctx).settings, request, observer=progress)
@@ -261,15 +277,25 @@ def recheck(
     if_policy_changed: Annotated[bool, typer.Option(
         "--if-policy-changed", help="Touch the accounts only when the policy changed since the last recheck.")] = False,
     notify_always: Annotated[bool, typer.Option("--notify-always", help="Notify even when nothing happened.")] = False,
+    concurrency: ConcurrencyOpt = None,
+    pace: PaceOpt = None,
+    max_challenges: MaxChallengesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the policy, then re-check each account with its saved session and switch back off what flipped on."""
+    from optout.batch_render import BatchProgress
     from optout.prompts import Prompter
     from optout.recheck import run_recheck
     from optout.render import print_recheck
 
-    report = run_recheck(state(ctx).settings, handles or [], all_accounts=all_accounts, report_only=report_only,
-                         if_policy_changed=if_policy_changed, notify_always=notify_always, prompter=Prompter())
+    settings = _pool_options(ctx, concurrency, pace, max_challenges)
+    prompter = Prompter()
+    # One account at a time at a terminal may ask for a code: a live bar would draw over the question.
+    bar = not as_json and (settings.concurrency > 1 or not prompter.interactive)
+    with BatchProgress(enabled=bar, label="recheck") as progress:
+        report = run_recheck(settings, handles or [], all_accounts=all_accounts, report_only=report_only,
+                             if_policy_changed=if_policy_changed, notify_always=notify_always, prompter=prompter,
+                             observer=progress)
     print_recheck(report, as_json=as_json)
     done(report.exit_code)
 

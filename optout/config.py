@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     pause_min_ms: int = 400  # pause between human-like steps
     pause_max_ms: int = 1_400
     rate_limit_max_wait_s: int = 900
+    # Batch and recheck: accounts at once, seconds between account starts, login challenges in a row
+    # after which no new account starts (0: never stop).
+    concurrency: int = Field(default=2, ge=1)
+    pace_s: float = Field(default=0.0, ge=0)
+    max_challenges: int = Field(default=3, ge=0)
     lock_timeout_s: float = 30.0
     keyring_service: str = APP_NAME
     notify_urls: list[str] = Field(default_factory=list)

@@ -80,7 +80,7 @@ class EvidenceRun:
 
     def __init__(self, root: Path, handle: str, *, started_at: datetime | None = None) -> None:
         self.started_at = started_at or utcnow()
-        self.handle_dir = make_private_dir(Path(root) / handle)
+        self.handle_dir = make_private_dir(Path(root).resolve() / handle)  # absolute: the history keeps it
         self.dir = make_private_dir(self.handle_dir / run_folder_name(self.started_at))
 
     async def screenshot(self, page, name: str, *, outline=None) -> Path:
@@ -158,15 +158,19 @@ class VerifyReport(BaseModel):
         return not self.problems and self.receipts > 0
 
 
-def verify_tree(path: Path) -> VerifyReport:
+def verify_tree(path: Path, recorded: dict[str, str] | None = None) -> VerifyReport:
     """Check every receipt under `path`: an evidence root, one handle's folder, or one run folder (whose
-    whole handle chain is then checked)."""
+    whole handle chain is then checked). `recorded` (receipt path -> SHA-256, from the history database)
+    anchors the chain outside the evidence folder: whoever rewrites the newest receipt and chain.json
+    together, or deletes the newest run, still disagrees with it."""
     path = Path(path)
     report = VerifyReport(root=str(path))
     if not path.is_dir():
         raise BadInput(f"There is no evidence folder at {path}.", hint="Give the folder `optout run` printed.")
-    for handle_dir in _handle_dirs(path):
+    handle_dirs = _handle_dirs(path)
+    for handle_dir in handle_dirs:
         _verify_handle(handle_dir, report)
+    _verify_anchors(path, handle_dirs, recorded or {}, report)
     if report.receipts == 0 and not report.problems:
         report.problems.append(Problem(path=str(path), problem="no receipts found"))
     return report
@@ -208,6 +212,24 @@ def _verify_handle(handle_dir: Path, report: VerifyReport) -> None:
         loaded[run.name] = (receipt, sha256_file(receipt_path))
         _verify_images(run, receipt, report, problem)
     _verify_chain(handle_dir, loaded, problem)
+
+
+def _verify_anchors(path: Path, handle_dirs: list[Path], recorded: dict[str, str], report: VerifyReport) -> None:
+    """Each receipt the history recorded for the handles checked (for every handle, when `path` is a whole
+    evidence folder, so a deleted handle folder shows too) must still be there, byte for byte."""
+    checked = {d.resolve() for d in handle_dirs}
+    root = path.resolve() if path.resolve() not in checked and not _is_run_dir(path) else None
+    for recorded_path, digest in sorted(recorded.items()):
+        receipt = Path(recorded_path).resolve()
+        if receipt.parent.parent not in checked and receipt.parent.parent.parent != root:
+            continue
+        if not receipt.is_file():
+            problem = "receipt recorded in the history is missing (deleted?)"
+        elif sha256_file(receipt) != digest:
+            problem = "receipt differs from the SHA-256 the history recorded when it was written"
+        else:
+            continue
+        report.problems.append(Problem(path=str(receipt), problem=problem))
 
 
 def _verify_images(run: Path, receipt: Receipt, report: VerifyReport, problem) -> None:

@@ -79,6 +79,7 @@ class AccountResult(BaseModel):
     logged_in: bool = False  # a fresh login happened (False: the stored session was reused)
     evidence_dir: str | None = None
     receipt: str | None = None
+    receipt_sha256: str | None = None  # also kept in the history: an anchor outside the evidence folder
     rate_limit_reset: float | None = None  # epoch seconds
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None

@@ -65,7 +65,8 @@ def _account_lines(result: AccountResult) -> list[str]:
 
 
 def compose(results: list[AccountResult], *, policy_change: PolicyDiff | None = None,
-            policy_error: str | None = None, always: bool = False) -> Notification | None:
+            policy_error: str | None = None, not_started: list[str] | None = None,
+            always: bool = False) -> Notification | None:
     """One message for one recheck; None when there is nothing to say and `always` is False."""
     policy_lines: list[str] = []
     if policy_change:
@@ -75,16 +76,20 @@ def compose(results: list[AccountResult], *, policy_change: PolicyDiff | None = 
     if policy_error:
         policy_lines.append(f"The privacy policy could not be checked: {policy_error}")
     account_lines = [line for r in results for line in _account_lines(r)]
+    if not_started:
+        account_lines.append(
+            f"Not checked: {', '.join('@' + h for h in not_started)}. Several logins in a row met a challenge, "
+            "so optout stopped starting accounts: X seems to be blocking logins from this machine.")
     ok = sum(r.outcome == AccountOutcome.OK for r in results)
     footer = f"Checked {len(results)} account(s): {ok} ok."
     if not (policy_lines or account_lines or always):
         return None
-    return Notification(title=_title(results, policy_change, policy_error),
-                        body="\n".join(policy_lines + account_lines + [footer]),
-                        level=_level(results, policy_change, policy_error))
+    title = _title(results, policy_change, policy_error, len(not_started or ()))
+    return Notification(title=title, body="\n".join(policy_lines + account_lines + [footer]),
+                        level=Level.FAILURE if not_started else _level(results, policy_change, policy_error))
 
 
-def _title(results: list[AccountResult], policy_change, policy_error) -> str:
+def _title(results: list[AccountResult], policy_change, policy_error, not_started: int) -> str:
     parts = []
     repaired = sum(s.outcome == SettingOutcome.TURNED_OFF for r in results for s in r.settings)
     unrepaired = sum(s.outcome in (SettingOutcome.DRIFT, SettingOutcome.VERIFY_FAILED)
@@ -103,6 +108,8 @@ def _title(results: list[AccountResult], policy_change, policy_error) -> str:
         parts.append("X privacy policy changed")
     if policy_error:
         parts.append("policy unreadable")
+    if not_started:
+        parts.append(f"{not_started} account(s) not checked")
     return "optout: " + ("; ".join(parts) if parts else "all settings still off")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
+import logging
 import re
 import unicodedata
 import urllib.error
@@ -25,8 +26,10 @@ from pydantic import BaseModel
 from optout import __version__
 from optout.browser import open_browser
 from optout.config import Settings
-from optout.errors import EnvironmentProblem, PolicyUnreadable
+from optout.errors import EnvironmentProblem, OptoutError, PolicyUnreadable
 from optout.store import Store, StoredPolicy
+
+log = logging.getLogger(__name__)
 
 POLICY_PATH = "/en/privacy"
 MIN_BODY_CHARS = 200  # below this the page is an error page or a shell, not a policy
@@ -252,6 +255,16 @@ def record(store: Store, snapshot: PolicySnapshot) -> PolicyCheck:
 async def check_policy(settings: Settings, store: Store, browser=None) -> PolicyCheck:
     """Fetch, then record: the one call `optout policy` and a recheck make."""
     return record(store, await fetch_policy(settings, browser))
+
+
+async def version_for_receipts(settings: Settings, store: Store) -> str | None:
+    """The policy version a run's receipts name. Best effort: an opt-out must not fail, or wait long,
+    because the policy page could not be read; the receipt then names no version and the log says why."""
+    try:
+        return (await check_policy(settings, store)).current.receipt_label
+    except OptoutError as exc:
+        log.warning("policy: not read for the receipts: %s", exc.message)
+        return None
 
 
 def diff(store: Store) -> PolicyDiff | None:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from optout import notify, policy
+from optout import catalog, notify, policy
+from optout.accounts_file import AccountEntry
 from optout.browser import BrowserSession, open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
@@ -27,6 +28,7 @@ from optout.models import AccountResult, Mode, overall_exit_code
 from optout.policy import PolicyCheck, PolicyDiff
 from optout.runner import run_account
 from optout.store import Store
+from optout.work_queue import BatchObserver, Pacing, QuietObserver, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,9 @@ class RecheckReport(BaseModel):
     policy_diff: PolicyDiff | None = None  # set when policy_changed
     policy_error: str | None = None
     skipped: bool = False  # if_policy_changed and the policy is the same: no account touched
-    results: list[AccountResult] = Field(default_factory=list)
+    results: list[AccountResult] = Field(default_factory=list)  # in the order the accounts were named
+    not_started: list[str] = Field(default_factory=list)  # the challenge breaker stopped them
+    breaker_opened: bool = False
     notification: notify.Notification | None = None
     delivery: notify.Delivery | None = None
     exit_code: int = ExitCode.OK
@@ -66,7 +70,7 @@ def select_handles(credentials: CredentialStore, handles: Sequence[str], all_acc
 
 async def recheck(settings: Settings, handles: Sequence[str] = (), *, all_accounts: bool = False,
                   report_only: bool = False, if_policy_changed: bool = False, notify_always: bool = False,
-                  prompter=None) -> RecheckReport:
+                  prompter=None, observer: BatchObserver | None = None) -> RecheckReport:
     configure_file_log(settings)
     credentials = CredentialStore(settings)
     keys = select_handles(credentials, handles, all_accounts)
@@ -81,7 +85,7 @@ async def recheck(settings: Settings, handles: Sequence[str] = (), *, all_accoun
                 if snapshot_error:  # plain HTTP could not read it; the browser may
                     await _read_policy(settings, store, report, browser=browser)
                 await _accounts(settings, store, report, browser, credentials, keys,
-                                Mode.CHECK if report_only else Mode.APPLY, prompter)
+                                Mode.CHECK if report_only else Mode.APPLY, prompter, observer)
         if report.policy and not report.skipped:
             store.set_meta(LAST_POLICY_KEY, report.policy.current.text_hash)
         _finish(settings, store, report, notify_always)
@@ -110,29 +114,47 @@ async def _read_policy(settings: Settings, store: Store, report: RecheckReport,
 
 
 async def _accounts(settings: Settings, store: Store, report: RecheckReport, browser: BrowserSession,
-                    credentials: CredentialStore, keys: list[str], mode: Mode, prompter) -> None:
-    """One account after another, each result committed to the history as soon as it is known."""
+                    credentials: CredentialStore, keys: list[str], mode: Mode, prompter,
+                    observer: BatchObserver | None) -> None:
+    """The accounts through the work queue (batch mode's pacing, rate-limit retries and challenge breaker),
+    each result committed to the history as soon as it is known. A person at the terminal is asked for a
+    code only when accounts run one at a time: concurrent questions could not say which login they feed."""
     report.run_id = store.start_run("recheck", settings.base_url)
-    seen = report.policy.current if report.policy else None
-    policy_version = f"{seen.effective_label} (sha256 {seen.text_hash[:12]})" if seen else None
-    for key in keys:
-        result = await run_account(browser, key, settings, mode=mode, setting_ids=store.applied_settings(key) or None,
-                                   store=credentials, prompter=prompter, policy_version=policy_version)
+    policy_version = report.policy.current.receipt_label if report.policy else None
+    known = set(catalog.all_ids())  # a setting dropped from the catalog since is not re-checked
+    entries = [AccountEntry(handle=key, settings=tuple(i for i in store.applied_settings(key) if i in known) or None)
+               for key in keys]
+    pacing = Pacing(concurrency=settings.concurrency, pace_s=settings.pace_s, max_challenges=settings.max_challenges,
+                    rate_limit_max_wait_s=settings.rate_limit_max_wait_s)
+    asker = prompter if pacing.concurrency == 1 else None
+
+    async def work(entry: AccountEntry) -> AccountResult:
+        return await run_account(browser, entry.key, settings, mode=mode, setting_ids=entry.settings, store=credentials,
+                                 prompter=asker, policy_version=policy_version)
+
+    def finished(result: AccountResult) -> None:
         store.record_result(report.run_id, result)
-        report.results.append(result)
-        log.info("recheck: @%s %s%s; %s", key, result.outcome, " (fresh login)" if result.logged_in else "",
+        log.info("recheck: @%s %s%s; %s", result.handle, result.outcome, " (fresh login)" if result.logged_in else "",
                  ", ".join(f"{s.setting}={s.outcome}" for s in result.settings) or "no settings read")
+
+    (observer or QuietObserver()).begin(len(entries))
+    done = await Scheduler(work, pacing, on_result=finished, observer=observer).run(entries)
+    by_handle = {r.handle: r for r in done.results}
+    report.results = [by_handle[k] for k in keys if k in by_handle]
+    report.not_started = [normalize_handle(h) for h in done.not_started]
+    report.breaker_opened = done.breaker_opened
 
 
 def _finish(settings: Settings, store: Store, report: RecheckReport, notify_always: bool) -> None:
     code = overall_exit_code(report.results)
-    if report.policy_error and code == ExitCode.OK:
+    if (report.policy_error or report.not_started) and code == ExitCode.OK:
         code = ExitCode.FAILED
     report.exit_code = int(code)
     if report.run_id is not None:
         store.finish_run(report.run_id, code)
     report.notification = notify.compose(report.results, policy_change=report.policy_diff,
-                                         policy_error=report.policy_error, always=notify_always)
+                                         policy_error=report.policy_error, not_started=report.not_started,
+                                         always=notify_always)
     if report.notification:
         report.delivery = notify.send(settings, report.notification)
     log.info("recheck: done, exit code %d, notification %s", code,

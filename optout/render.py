@@ -186,6 +186,11 @@ def print_recheck(report, *, as_json: bool) -> None:
         console.print("No account touched: the policy has not changed since the last recheck.")
     else:
         print_results(report.results, as_json=False, title="optout recheck")
+    if report.not_started:
+        console.print(f"[red]Not checked[/red] ({len(report.not_started)}): "
+                      f"{', '.join('@' + h for h in report.not_started)}: several logins in a row met a challenge, "
+                      "so no new account was started. Log in to one by hand (`optout login --interactive HANDLE`) "
+                      "and re-check later.", highlight=False, soft_wrap=True)
     if report.notification:
         sent = report.delivery and report.delivery.sent
         where = f"to {report.delivery.targets} target(s)" if report.delivery and report.delivery.targets else \

@@ -17,14 +17,14 @@ from pathlib import Path
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
-from optout import __version__, catalog
+from optout import __version__, catalog, policy
 from optout.accounts import add_account
 from optout.browser import BrowserSession, open_browser
 from optout.catalog import SettingSpec
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
 from optout.errors import AccountFailure, EnvironmentProblem, OptoutError, UnknownAccount
-from optout.evidence import EvidenceRun, Failure, Receipt, SettingRecord
+from optout.evidence import EvidenceRun, Failure, Receipt, SettingRecord, sha256_file
 from optout.lock import run_lock
 from optout.models import AccountOutcome, AccountResult, Mode, SettingOutcome, overall_exit_code, utcnow
 from optout.prompts import Prompter
@@ -47,8 +47,8 @@ async def run_account(
     policy_version: str | None = None,
 ) -> AccountResult:
     """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting.
-    `policy_version` (effective date and text hash of X's privacy policy, when the caller read it) goes
-    into the receipt, so evidence says which policy the opt-out answered."""
+    `policy_version` (effective date and text hash of X's privacy policy, as the command read it when it
+    started) goes into the receipt, so evidence says which policy the opt-out answered."""
     handle = normalize_handle(handle)
     specs = catalog.select(list(setting_ids) if setting_ids else None)
     evidence = EvidenceRun(settings.evidence_root, handle)
@@ -61,7 +61,8 @@ async def run_account(
     finally:
         await context.close()
     result.finished_at = utcnow()
-    result.receipt = str(evidence.write_receipt(job.receipt(policy_version)))
+    receipt = evidence.write_receipt(job.receipt(policy_version))
+    result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
     return result
 
 
@@ -242,10 +243,11 @@ async def run_handles(
     results: list[AccountResult] = []
     with run_lock(settings, command), Store.open(settings) as history:
         run_id = history.start_run(command, settings.base_url)
+        policy_version = await policy.version_for_receipts(settings, history)
         async with open_browser(settings) as browser:
             for key in keys:
                 results.append(await run_account(browser, key, settings, mode=mode, setting_ids=setting_ids,
-                                                  store=store, prompter=prompter))
+                                                  store=store, prompter=prompter, policy_version=policy_version))
                 history.record_result(run_id, results[-1])
         history.finish_run(run_id, overall_exit_code(results))
     return results

@@ -78,6 +78,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # The receipt's SHA-256 as written: `optout verify` compares the evidence folder with it, so rewriting
+    # the newest receipt and chain.json together (or deleting the newest run) no longer goes unnoticed.
+    "ALTER TABLE account_results ADD COLUMN receipt_sha256 TEXT",
 )
 
 
@@ -110,6 +113,7 @@ class HistoryEntry(BaseModel):
     message: str | None = None
     evidence_dir: str | None = None
     receipt_path: str | None = None
+    receipt_sha256: str | None = None
     logged_in: bool
     finished_at: datetime
     settings: list[SettingRow] = Field(default_factory=list)
@@ -125,6 +129,11 @@ class StoredPolicy(BaseModel):
     text: str
     first_seen: datetime
     last_seen: datetime
+
+    @property
+    def receipt_label(self) -> str:
+        """How a receipt names the version: the date people know it by, and the hash that pins its text."""
+        return f"{self.effective_label} (sha256 {self.text_hash[:12]})"
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -212,10 +221,10 @@ class Store:
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO account_results (run_id, handle, mode, outcome, message, hint, evidence_dir,"
-                " receipt_path, logged_in, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " receipt_path, receipt_sha256, logged_in, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, result.handle, str(result.mode), str(result.outcome), result.message, result.hint,
-                 result.evidence_dir, result.receipt, int(result.logged_in), _ts(result.started_at),
-                 _ts(finished)),
+                 result.evidence_dir, result.receipt, result.receipt_sha256, int(result.logged_in),
+                 _ts(result.started_at), _ts(finished)),
             )
             result_id = int(cur.lastrowid)
             conn.executemany(
@@ -258,15 +267,18 @@ class Store:
             entries.append(HistoryEntry(
                 run_id=row["run_id"], command=row["command"], handle=row["handle"], mode=row["mode"],
                 outcome=row["outcome"], message=row["message"], evidence_dir=row["evidence_dir"],
-                receipt_path=row["receipt_path"], logged_in=bool(row["logged_in"]),
+                receipt_path=row["receipt_path"], receipt_sha256=row["receipt_sha256"],
+                logged_in=bool(row["logged_in"]),
                 finished_at=row["finished_at"], settings=settings,
             ))
         return entries
 
     def applied_settings(self, handle: str) -> list[str]:
-        """The settings the newest apply-mode result of `handle` dealt with: what a recheck re-checks."""
+        """The settings the newest apply-mode result of `handle` dealt with: what a recheck re-checks. A
+        result that stopped before any setting (a failed login) says nothing about them and is passed over."""
         row = self.conn.execute(
-            "SELECT id FROM account_results WHERE handle = ? AND mode = 'apply' ORDER BY id DESC LIMIT 1",
+            "SELECT id FROM account_results r WHERE handle = ? AND mode = 'apply'"
+            " AND EXISTS (SELECT 1 FROM setting_outcomes s WHERE s.result_id = r.id) ORDER BY id DESC LIMIT 1",
             (handle,)).fetchone()
         if not row:
             return []
@@ -320,6 +332,12 @@ class Store:
 
     # ---- batch runs (added for batch.py, issue 6): what a resumed batch already has ----
 
+    def receipt_hashes(self) -> dict[str, str]:
+        """Every receipt the history knows (path -> SHA-256 as written), for `optout verify`."""
+        rows = self.conn.execute("SELECT receipt_path, receipt_sha256 FROM account_results"
+                                 " WHERE receipt_path IS NOT NULL AND receipt_sha256 IS NOT NULL")
+        return {r["receipt_path"]: r["receipt_sha256"] for r in rows}
+
     def run_results(self, run_id: int) -> list[AccountResult]:
         """The newest recorded result of each account of run `run_id`, in the order they finished."""
         from optout.models import SettingResult  # local: keeps this block self-contained
@@ -335,10 +353,18 @@ class Store:
             results.append(AccountResult(
                 handle=row["handle"], mode=row["mode"], outcome=row["outcome"], message=row["message"],
                 hint=row["hint"], evidence_dir=row["evidence_dir"], receipt=row["receipt_path"],
-                logged_in=bool(row["logged_in"]), started_at=row["started_at"] or row["finished_at"],
+                receipt_sha256=row["receipt_sha256"], logged_in=bool(row["logged_in"]), started_at=row["started_at"] or row["finished_at"],
                 finished_at=row["finished_at"], settings=settings,
             ))
         return results
+
+
+def recorded_receipts(settings: Settings) -> dict[str, str]:
+    """The receipts' hashes as the history recorded them; none when there is no history yet."""
+    if not settings.db_path.is_file():
+        return {}
+    with Store.open(settings) as store:
+        return store.receipt_hashes()
 
 
 def history(settings: Settings, handle: str | None = None, limit: int = 20) -> list[HistoryEntry]:

@@ -159,6 +159,8 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
     got = {r["handle"]: (r["outcome"], r["message"]) for r in report["results"]}
     assert {h: got.get(h) for h in expected if got.get(h, (None,))[0] != expected[h]} == {}
     assert report["rate_limit_waits"] >= 3 and report["finished"] is False  # rl_hard is left for --resume
+    policy_seen = {json.loads(Path(r["receipt"]).read_text())["privacy_policy_version"] for r in report["results"]}
+    assert len(policy_seen) == 1 and None not in policy_seen  # one reading names the policy in every receipt
 
     for handle, outcome in expected.items():  # the replica's own truth
         truth = env.replica.admin.get_account(handle)

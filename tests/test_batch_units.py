@@ -12,7 +12,7 @@ import time
 import pytest
 
 from optout.accounts_file import AccountEntry, load_accounts
-from optout.batch import Pacing, Scheduler
+from optout.work_queue import Pacing, Scheduler
 from optout.errors import BadInput, ExitCode
 from optout.models import AccountOutcome, AccountResult, Mode
 from optout.shard import parse_shard, partition, shard_number
@@ -264,7 +264,7 @@ async def test_breaker_off_with_zero():
 
 
 def test_pace_after_rate_limits_doubles_up_to_a_cap_and_never_drops():
-    from optout.batch import MAX_PACE_S, Pacer
+    from optout.work_queue import MAX_PACE_S, Pacer
 
     pacer = Pacer(Pacing(pace_s=0))
     assert [pacer.slow_down(5) for _ in range(7)] == [5, 10, 20, 40, 80, MAX_PACE_S, MAX_PACE_S]

@@ -3,6 +3,7 @@ exit codes, the table and --json, evidence where asked, and no secret in anythin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 import uuid
@@ -43,6 +44,15 @@ def test_run_check_drift_verify_and_tamper(optout_env, fresh_replica):
     assert run.stdout.count("turned_off") == 2 and handle in run.stdout
     truth = replica.admin.get_account(handle)["settings"]
     assert truth[BP] is False and truth[GROK] is False
+    reading = json.loads(env.run("policy", "--json").stdout)
+    assert reading["first_reading"] is False  # the runs read and recorded the policy already
+    current = reading["current"]
+    newest = max((p for p in (out / handle).iterdir() if p.is_dir()), key=lambda p: p.name)
+    receipt = json.loads((newest / "receipt.json").read_text())
+    assert receipt["privacy_policy_version"] == f"{current['effective_label']} (sha256 {current['text_hash'][:12]})"
+    (entry,) = json.loads(env.run("history", handle, "--limit", "1", "--json").stdout)
+    assert entry["receipt_path"] == str(newest / "receipt.json")
+    assert entry["receipt_sha256"] == hashlib.sha256((newest / "receipt.json").read_bytes()).hexdigest()
 
     check = env.run("check", handle, "--json", "--out", str(out))
     assert check.returncode == 0, check.stderr
@@ -67,9 +77,13 @@ def test_run_check_drift_verify_and_tamper(optout_env, fresh_replica):
     (runs[2] / "receipt.json").unlink()
     bad = env.run("verify", str(out), "--json")
     assert bad.returncode == 1
-    problems = {p["path"]: p["problem"] for p in json.loads(bad.stdout)["problems"]}
+    listed = json.loads(bad.stdout)["problems"]
+    problems = {p["path"]: p["problem"] for p in listed}
     assert "changed" in problems[str(image)]
     assert "missing" in problems[str(runs[2] / "receipt.json")]
+    # the history (in the state dir, not the evidence folder) recorded that receipt's hash: it is missed there too
+    assert {"path": str(runs[2] / "receipt.json"),
+            "problem": "receipt recorded in the history is missing (deleted?)"} in listed
 
     session = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"])).load_session(handle)
     secrets = [PASSWORD, session.auth_token.get_secret_value(), session.ct0.get_secret_value()]

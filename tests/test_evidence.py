@@ -108,6 +108,38 @@ def test_edited_receipt_breaks_the_chain(tmp_path):
     assert any(p == str(runs[2][1]) and "newest receipt was edited" in t for p, t in _problems(root))
 
 
+def test_history_anchor_catches_what_the_folder_alone_cannot(tmp_path):
+    """Someone who rewrites the newest receipt and chain.json together, or deletes the newest run and points
+    chain.json back, leaves a consistent folder; the hashes the history recorded still disagree."""
+    import hashlib
+    import shutil
+
+    root = tmp_path / "ev"
+    runs = [_run(root, n=i) for i in range(3)] + [_run(root, "bob")]
+    recorded = {str(r): hashlib.sha256(r.read_bytes()).hexdigest() for _, r in runs}
+    assert verify_tree(root, recorded).ok
+
+    newest = json.loads(runs[2][1].read_text())
+    newest["outcome"] = "verify_failed"
+    runs[2][1].write_text(json.dumps(newest))
+    head = root / "alice" / CHAIN
+    head.write_text(json.dumps({"latest": f"{runs[2][0].dir.name}/{RECEIPT}",
+                                "sha256": hashlib.sha256(runs[2][1].read_bytes()).hexdigest()}))
+    assert verify_tree(root).ok  # the folder alone cannot tell
+    assert [(p.path, p.problem) for p in verify_tree(root, recorded).problems] == [
+        (str(runs[2][1]), "receipt differs from the SHA-256 the history recorded when it was written")]
+
+    shutil.rmtree(runs[2][0].dir)  # the newest run gone, and chain.json pointed at the one before
+    head.write_text(json.dumps({"latest": f"{runs[1][0].dir.name}/{RECEIPT}",
+                                "sha256": hashlib.sha256(runs[1][1].read_bytes()).hexdigest()}))
+    assert verify_tree(root).ok
+    assert [p.problem for p in verify_tree(root / "alice", recorded).problems] == [
+        "receipt recorded in the history is missing (deleted?)"]
+
+    shutil.rmtree(root / "bob")  # a whole account's evidence gone: seen when the whole folder is checked
+    assert [p.path for p in verify_tree(root, recorded).problems] == [str(runs[2][1]), str(runs[3][1])]
+
+
 def test_unlinked_receipt_and_garbage_are_reported(tmp_path):
     root = tmp_path / "ev"
     runs = [_run(root, n=i) for i in range(2)]

@@ -45,6 +45,7 @@ def user(tmp_path_factory, replica):
     """One user for the module (logging in costs a browser run): accounts stored and opted out once by
     `optout run`, so their sessions are saved. Each test sets the replica state it needs."""
     replica.admin.reset()
+    replica.admin.set_policy(replica.admin.policy()["versions"][0])  # what the first opt-out reads
     home = tmp_path_factory.mktemp("recheck") / "home"
     for sub in ("data", "state", "config"):
         (home / sub).mkdir(parents=True)
@@ -101,8 +102,8 @@ def _newest_policy(replica) -> str:
 
 def test_policy_change_drift_repair_and_notification(env, inbox):
     replica = env.replica
-    # 1. A recheck finds everything still off: no login, no settings write, nothing notified.
-    replica.admin.set_policy(replica.admin.policy()["versions"][0])
+    # 1. A recheck finds everything still off, and the policy the opt-out read: no login, no settings write,
+    # nothing notified.
     log = env.home / "state" / "logs" / "optout.log"
     done_before = log.read_text().count("recheck: done") if log.exists() else 0
     mark = _last_seq(replica)
@@ -226,3 +227,57 @@ def _wait_until_locked(env, timeout: float = 60) -> None:
 def _recheck_runs(env) -> int:
     with sqlite3.connect(env.home / "state" / "optout.sqlite3") as db:
         return db.execute("SELECT count(*) FROM runs WHERE command = 'recheck'").fetchone()[0]
+
+
+def _span(replica, handle: str, since: int) -> tuple[int, int]:
+    seqs = [r["seq"] for r in _requests(replica, handle, since)]
+    assert seqs, f"@{handle} was not checked"
+    return min(seqs), max(seqs)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_accounts_run_side_by_side_when_asked(env, concurrency):
+    """`--concurrency` is the work queue of batch mode: two drifted accounts are repaired one after the
+    other with 1, side by side with 2 (their requests interleave in the replica's log)."""
+    replica = env.replica
+    for handle in env.handles:
+        replica.admin.set_settings(handle, {PARTNERS: True})
+    mark = _last_seq(replica)
+    proc = env.run("recheck", *env.handles, "--concurrency", str(concurrency), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads(proc.stdout)["results"]
+    assert [r["handle"] for r in results] == env.handles  # in the order named, however they finished
+    for handle in env.handles:
+        assert replica.admin.get_account(handle)["settings"][PARTNERS] is False  # repaired: the truth
+    (a_first, a_last), (b_first, b_last) = (_span(replica, h, mark) for h in env.handles)
+    overlap = max(a_first, b_first) < min(a_last, b_last)
+    assert overlap is (concurrency > 1)
+
+
+def test_challenge_breaker_stops_a_recheck_and_says_who_was_not_checked(env, inbox, tmp_path):
+    """Logins that meet a captcha, twice in a row, mean X is blocking this machine: the recheck starts no
+    further account, says which were left, notifies, and the accounts left got no request at all."""
+    replica = env.replica
+    blocked = ["rc_cap_a", "rc_cap_b"]
+    for handle in blocked:
+        replica.admin.add_account({"handle": handle, "password": password_of(handle), "captcha": True})
+    creds = tmp_path / "creds.csv"
+    creds.write_text("handle,password\n" + "".join(f"{h},{password_of(h)}\n" for h in blocked))
+    assert env.run("accounts", "import", str(creds)).returncode == 0
+    try:
+        mark = _last_seq(replica)
+        proc = env.run("recheck", *blocked, "rc_one", "--concurrency", "1", "--max-challenges", "2", "--json")
+        assert proc.returncode == 3, proc.stdout + proc.stderr  # needs a human
+        report = json.loads(proc.stdout)
+        assert [(r["handle"], r["outcome"]) for r in report["results"]] == [(h, "needs_human") for h in blocked]
+        assert report["not_started"] == ["rc_one"] and report["breaker_opened"] is True
+        assert _requests(replica, "rc_one", mark) == []  # the truth: never touched
+        for handle in blocked:
+            assert [x["outcome"] for x in replica.admin.get_account(handle)["logins"]] == ["captcha"]
+        message = inbox.received[-1]["body"]
+        assert "1 account(s) not checked" in message["title"] and "Not checked: @rc_one." in message["message"]
+        shown = env.run("recheck", *blocked, "rc_one", "--concurrency", "1", "--max-challenges", "2")
+        assert "Not checked (1): @rc_one" in shown.stdout
+    finally:
+        for handle in blocked:
+            env.run("accounts", "remove", handle)

@@ -70,6 +70,9 @@ def test_results_history_and_resume_queries(tmp_path):
             r.model_dump(exclude={"started_at", "finished_at"}) for r in
             (_result("alice"), _result("bob", outcome=AccountOutcome.NEEDS_HUMAN, n_settings=0))]
         assert db.applied_settings("nobody") == []
+        third = db.start_run("recheck", "http://x")  # a recheck whose login failed read no setting...
+        db.record_result(third, _result("alice", outcome=AccountOutcome.LOGIN_FAILED, n_settings=0))
+        assert db.applied_settings("alice") == ["s0"]  # ...so the next one still re-checks what alice chose
 
 
 def test_policy_versions_are_stored_once_and_ordered_by_last_seen(tmp_path):

@@ -191,7 +191,8 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
     if request.report_file:
         receipts = [Path(r.receipt) for r in report.results if r.receipt and Path(r.receipt).is_file()]
         title = f"optout batch run {run_id}: {request.file.name}" + (f" (shard {request.shard})" if request.shard else "")
-        report.report_path = str(build_report(receipts, request.report_file, title=title))
+        report.report_path = str(build_report(receipts, request.report_file, title=title,
+                                              recorded=store.receipt_hashes()))
     if report.finished:
         store.finish_run(run_id, report.exit_code)
         store.set_meta(OPEN_META.format(identity=plan.identity), "0")

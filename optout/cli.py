@@ -174,9 +174,11 @@ def report(
 ) -> None:
     """Write an HTML page of each account's latest result, before/after screenshots side by side."""
     from optout.report import build_report, latest_receipts
+    from optout.store import recorded_receipts
 
-    receipts = latest_receipts(evidence or state(ctx).settings.evidence_root, handles)
-    path = build_report(receipts, out, embed=embed)
+    settings = state(ctx).settings
+    receipts = latest_receipts(evidence or settings.evidence_root, handles)
+    path = build_report(receipts, out, embed=embed, recorded=recorded_receipts(settings))
     print(f"Report of {len(receipts)} account(s): {path}")
     done(0)
 

@@ -51,13 +51,16 @@ def latest_receipts(evidence_root: Path, handles: list[str] | None = None) -> li
     return found
 
 
-def _row(receipt_path: Path, out_dir: Path, embed: bool) -> ReportRow:
+def _row(receipt_path: Path, out_dir: Path, embed: bool, recorded: dict[str, str]) -> ReportRow:
     try:
         receipt = Receipt.model_validate_json(receipt_path.read_bytes())
     except (OSError, ValidationError) as exc:
         raise BadInput(f"{receipt_path} is not a readable receipt ({type(exc).__name__}).") from None
     folder = receipt_path.parent
     row = ReportRow(receipt=receipt, folder=folder)
+    anchored = recorded.get(str(receipt_path.resolve()))
+    if anchored and anchored != sha256_file(receipt_path):
+        row.problems.append("the receipt differs from the one the history recorded")
     for name, digest in receipt.images.items():
         image = folder / name
         if not image.is_file():
@@ -85,21 +88,22 @@ def _last_opt_out(receipt_path: Path, receipt: Receipt) -> Path | None:
     return receipt_path if receipt.mode is Mode.APPLY else None
 
 
-def _row_with_history(receipt_path: Path, out_dir: Path, embed: bool) -> ReportRow:
-    row = _row(receipt_path, out_dir, embed)
+def _row_with_history(receipt_path: Path, out_dir: Path, embed: bool, recorded: dict[str, str]) -> ReportRow:
+    row = _row(receipt_path, out_dir, embed, recorded)
     if row.receipt.mode is not Mode.APPLY:
         applied = _last_opt_out(receipt_path, row.receipt)
-        row.last_opt_out = _row(applied, out_dir, embed) if applied else None
+        row.last_opt_out = _row(applied, out_dir, embed, recorded) if applied else None
     return row
 
 
 def build_report(receipt_paths: list[Path], out: Path, *, title: str = "optout report",
-                 embed: bool | None = None) -> Path:
-    """Write the report to `out` (0600, atomically) and return its path."""
+                 embed: bool | None = None, recorded: dict[str, str] | None = None) -> Path:
+    """Write the report to `out` (0600, atomically) and return its path. `recorded` (receipt path ->
+    SHA-256, from the history) lets a receipt edited since it was written show as not verified."""
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     embed = len(receipt_paths) <= EMBED_LIMIT if embed is None else embed
-    rows = [_row_with_history(Path(p), out.parent, embed) for p in receipt_paths]
+    rows = [_row_with_history(Path(p), out.parent, embed, recorded or {}) for p in receipt_paths]
     rows.sort(key=lambda r: (r.receipt.outcome != "ok", r.receipt.handle))
     env = Environment(loader=PackageLoader("optout", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(

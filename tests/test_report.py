@@ -60,6 +60,21 @@ def test_report_links_images_and_flags_tampering(tmp_path, page):
     assert "after-business-partners.png was changed" in page.locator("section.account").inner_text()
 
 
+def test_a_receipt_rewritten_since_the_history_recorded_it_is_not_verified(tmp_path, page):
+    import hashlib
+
+    root = tmp_path / "evidence"
+    receipt = _evidence(root, "dora", page, AccountOutcome.VERIFY_FAILED, "#fff")
+    recorded = {str(receipt): hashlib.sha256(receipt.read_bytes()).hexdigest()}
+    honest = build_report(latest_receipts(root), tmp_path / "honest.html", recorded=recorded)
+    assert "evidence NOT verified" not in honest.read_text()
+    receipt.write_text(receipt.read_text().replace('"verify_failed"', '"ok"'))  # a prettier story
+    out = build_report(latest_receipts(root), tmp_path / "report.html", recorded=recorded)
+    page.goto(out.as_uri())
+    assert page.get_by_text("evidence NOT verified").count() == 1
+    assert "the receipt differs from the one the history recorded" in page.locator("section.account").inner_text()
+
+
 def test_read_only_latest_run_still_shows_the_last_opt_out(tmp_path, page):
     """After `check`, the report shows the check and, below it, the before/after of the opt-out itself."""
     root = tmp_path / "evidence"

@@ -54,18 +54,20 @@ def _short_evidence(path: str | None) -> str:
     return "/".join(parts[-2:])
 
 
-def results_table(results: Iterable[AccountResult], title: str | None = None) -> Table:
+WIDE_ENOUGH_FOR_EVIDENCE = 100  # columns; narrower, the evidence folders go under the table, one a line
+
+
+def results_table(results: Iterable[AccountResult], title: str | None = None, *, evidence: bool = True) -> Table:
     table = Table(title=title)
-    for column in ("account", "setting", "before", "after", "outcome", "evidence"):
-        table.add_column(column, overflow="fold")
+    columns = ("account", "setting", "before", "after", "outcome") + (("evidence",) if evidence else ())
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column != "evidence")
     for result in results:
+        folder = (_short_evidence(result.evidence_dir),) if evidence else ()
         if not result.settings:
-            table.add_row("@" + result.handle, "-", "-", "-", styled(result.outcome), _short_evidence(result.evidence_dir))
+            table.add_row("@" + result.handle, "-", "-", "-", styled(result.outcome), *folder)
         for s in result.settings:
-            table.add_row(
-                "@" + result.handle, s.setting, on_off(s.before), on_off(s.after), styled(s.outcome),
-                _short_evidence(result.evidence_dir),
-            )
+            table.add_row("@" + result.handle, s.setting, on_off(s.before), on_off(s.after), styled(s.outcome), *folder)
     return table
 
 
@@ -73,10 +75,14 @@ def print_results(results: list[AccountResult], *, as_json: bool, title: str | N
     if as_json:
         print_json(results)
         return
-    console.print(results_table(results, title))
+    wide = console.width >= WIDE_ENOUGH_FOR_EVIDENCE
+    console.print(results_table(results, title, evidence=wide))
     roots = sorted({str(Path(r.evidence_dir).parent.parent) for r in results if r.evidence_dir})
     if roots:
-        console.print(f"Evidence in {', '.join(roots)}", soft_wrap=True, highlight=False)
+        console.print(f"Evidence in {', '.join(roots)}" + ("" if wide else ":"), soft_wrap=True, highlight=False)
+    for result in results if not wide else ():
+        if result.evidence_dir:
+            console.print(f"  @{result.handle}: {_short_evidence(result.evidence_dir)}", soft_wrap=True, highlight=False)
     for result in results:
         if result.outcome != "ok":
             line = f"@{result.handle}: {styled(result.outcome)}"

@@ -159,7 +159,8 @@ def verify(
     from optout.store import recorded_receipts
 
     settings = state(ctx).settings
-    report = verify_tree(path or settings.evidence_root, recorded_receipts(settings))
+    hashes, routine = recorded_receipts(settings)
+    report = verify_tree(path or settings.evidence_root, hashes, routine)
     print_verify(report, as_json=as_json)
     done(0 if report.ok else 1)
 
@@ -178,8 +179,29 @@ def report(
 
     settings = state(ctx).settings
     receipts = latest_receipts(evidence or settings.evidence_root, handles)
-    path = build_report(receipts, out, embed=embed, recorded=recorded_receipts(settings))
+    path = build_report(receipts, out, embed=embed, recorded=recorded_receipts(settings)[0])
     print(f"Report of {len(receipts)} account(s): {path}")
+    done(0)
+
+
+@app.command()
+def prune(
+    ctx: typer.Context,
+    older_than_days: Annotated[float, typer.Option(
+        "--older-than-days", min=0, help="Remove routine runs that finished more than this many days ago.")],
+    handles: Annotated[Optional[list[str]], typer.Argument(help="Only these handles (default: all).")] = None,
+    evidence: Annotated[Optional[Path], typer.Option("--evidence", help="Evidence folder (default: the configured one).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove old routine evidence (runs that changed nothing and found every setting off), keeping every
+    run that switched something off, found drift or failed, and each account's newest; verify still passes."""
+    from optout.prune import prune as prune_evidence
+    from optout.render import print_prune
+
+    report = prune_evidence(evidence or state(ctx).settings.evidence_root, older_than_days, handles=handles,
+                            dry_run=dry_run)
+    print_prune(report, as_json=as_json)
     done(0)
 
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME)))
     config_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_config_dir(APP_NAME)))
     evidence_dir: Path | None = None  # default: <data_dir>/evidence
+    # After each recheck, remove routine runs (nothing changed, nothing on) older than this; None: keep all.
+    prune_after_days: float | None = Field(default=None, ge=0)
 
     @field_validator("base_url")
     @classmethod

@@ -4,18 +4,20 @@ Layout: <root>/<handle>/<UTC timestamp>/{before-<setting>.png, after-<setting>.p
 Each receipt lists the SHA-256 of every image in its folder and the SHA-256 of the handle's previous
 receipt, so editing an image, editing or deleting a receipt, or dropping a run from the middle shows up
 in `verify_tree`. <root>/<handle>/chain.json names the newest receipt, so deleting the newest run shows
-too. Files are written atomically (temp file + os.replace), 0600; folders 0700.
+too; <root>/<handle>/pruned.json keeps the hash and link of each run `optout prune` removed. Files are written atomically (temp file + os.replace), 0600; folders 0700.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from optout.errors import BadInput
 from optout.files import make_private_dir, write_private
@@ -24,6 +26,7 @@ from optout.models import AccountOutcome, Mode, SettingResult, utcnow
 SCHEMA_VERSION = 1
 RECEIPT = "receipt.json"
 CHAIN = "chain.json"
+PRUNED = "pruned.json"  # receipts `optout prune` removed, so the chain stays checkable through the gaps
 OUTLINE_CSS = "4px solid #e0245e"
 # Inputs whose value could be a secret are blacked out in every screenshot, whatever screen it is.
 SECRET_INPUTS = "input[type=password], input[autocomplete=one-time-code], input[autocomplete=current-password]"
@@ -66,6 +69,31 @@ class Receipt(BaseModel):
     previous_receipt_sha256: str | None = None
 
 
+class PrunedReceipt(BaseModel):
+    """What is kept of a receipt `optout prune` removed: its hash and its own link to the one before."""
+
+    receipt: str  # "<run folder>/receipt.json", relative to the handle folder
+    sha256: str
+    previous_receipt: str | None = None
+    previous_receipt_sha256: str | None = None
+    finished_at: datetime
+    pruned_at: datetime
+
+
+def load_pruned(handle_dir: Path) -> dict[str, PrunedReceipt]:
+    """The handle's pruned receipts by run folder name; ValueError when pruned.json is not readable."""
+    path = handle_dir / PRUNED
+    if not path.is_file():
+        return {}
+    entries = TypeAdapter(list[PrunedReceipt]).validate_json(path.read_bytes())
+    return {e.receipt.split("/", 1)[0]: e for e in entries}
+
+
+def chain_lock(handle_dir: Path) -> FileLock:
+    """Held while a handle's chain changes (a receipt written, runs pruned)."""
+    return FileLock(str(handle_dir / ".chain.lock"), mode=0o600)
+
+
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -97,7 +125,7 @@ class EvidenceRun:
 
     def write_receipt(self, receipt: Receipt) -> Path:
         """Hash the folder's images, link the handle's previous receipt, and write receipt.json."""
-        with FileLock(str(self.handle_dir / ".chain.lock"), mode=0o600):
+        with chain_lock(self.handle_dir):
             receipt.images = {p.name: sha256_file(p) for p in sorted(self.dir.glob("*.png"))}
             previous = chain_head(self.handle_dir)
             if previous is not None:
@@ -158,11 +186,13 @@ class VerifyReport(BaseModel):
         return not self.problems and self.receipts > 0
 
 
-def verify_tree(path: Path, recorded: dict[str, str] | None = None) -> VerifyReport:
+def verify_tree(path: Path, recorded: dict[str, str] | None = None,
+                prunable: Collection[str] | None = None) -> VerifyReport:
     """Check every receipt under `path`: an evidence root, one handle's folder, or one run folder (whose
     whole handle chain is then checked). `recorded` (receipt path -> SHA-256, from the history database)
     anchors the chain outside the evidence folder: whoever rewrites the newest receipt and chain.json
-    together, or deletes the newest run, still disagrees with it."""
+    together, or deletes the newest run, still disagrees with it. `prunable` (receipt paths of runs the
+    history says changed and found nothing) are the only recorded receipts that may be gone as pruned."""
     path = Path(path)
     report = VerifyReport(root=str(path))
     if not path.is_dir():
@@ -170,7 +200,7 @@ def verify_tree(path: Path, recorded: dict[str, str] | None = None) -> VerifyRep
     handle_dirs = _handle_dirs(path)
     for handle_dir in handle_dirs:
         _verify_handle(handle_dir, report)
-    _verify_anchors(path, handle_dirs, recorded or {}, report)
+    _verify_anchors(path, handle_dirs, recorded or {}, set(prunable or ()), report)
     if report.receipts == 0 and not report.problems:
         report.problems.append(Problem(path=str(path), problem="no receipts found"))
     return report
@@ -214,21 +244,36 @@ def _verify_handle(handle_dir: Path, report: VerifyReport) -> None:
     _verify_chain(handle_dir, loaded, problem)
 
 
-def _verify_anchors(path: Path, handle_dirs: list[Path], recorded: dict[str, str], report: VerifyReport) -> None:
+def _verify_anchors(path: Path, handle_dirs: list[Path], recorded: dict[str, str], prunable: set[str],
+                    report: VerifyReport) -> None:
     """Each receipt the history recorded for the handles checked (for every handle, when `path` is a whole
-    evidence folder, so a deleted handle folder shows too) must still be there, byte for byte."""
+    evidence folder, so a deleted handle folder shows too) must still be there, byte for byte, or have
+    been pruned, which only a run that changed and found nothing may be."""
     checked = {d.resolve() for d in handle_dirs}
     root = path.resolve() if path.resolve() not in checked and not _is_run_dir(path) else None
+    pruned_by_dir: dict[Path, dict[str, PrunedReceipt]] = {}
     for recorded_path, digest in sorted(recorded.items()):
         receipt = Path(recorded_path).resolve()
-        if receipt.parent.parent not in checked and receipt.parent.parent.parent != root:
+        handle_dir = receipt.parent.parent
+        if handle_dir not in checked and handle_dir.parent != root:
             continue
-        if not receipt.is_file():
-            problem = "receipt recorded in the history is missing (deleted?)"
-        elif sha256_file(receipt) != digest:
+        if receipt.is_file():
+            if sha256_file(receipt) == digest:
+                continue
             problem = "receipt differs from the SHA-256 the history recorded when it was written"
         else:
-            continue
+            if handle_dir not in pruned_by_dir:
+                try:
+                    pruned_by_dir[handle_dir] = load_pruned(handle_dir)
+                except (OSError, ValueError):
+                    pruned_by_dir[handle_dir] = {}
+            entry = pruned_by_dir[handle_dir].get(receipt.parent.name)
+            if entry is None or entry.sha256 != digest:
+                problem = "receipt recorded in the history is missing (deleted?)"
+            elif recorded_path not in prunable and str(receipt) not in prunable:
+                problem = "receipt is listed as pruned, but the history says that run changed or found something"
+            else:
+                continue
         report.problems.append(Problem(path=str(receipt), problem=problem))
 
 
@@ -245,24 +290,40 @@ def _verify_images(run: Path, receipt: Receipt, report: VerifyReport, problem) -
             problem(image, "image is not listed in the receipt (added afterwards)")
 
 
+@dataclass(frozen=True)
+class _Link:
+    previous: str | None  # "<run folder>/receipt.json"
+    previous_sha256: str | None
+    sha256: str
+
+
 def _verify_chain(handle_dir: Path, loaded: dict, problem) -> None:
-    """Each receipt must name the one before it with that file's exact hash; chain.json names the last."""
+    """Each receipt must name the one before it with that file's exact hash; chain.json names the last.
+    A pruned receipt stands in the chain by what pruned.json kept of it (its hash and its own link)."""
+    links = {name: _Link(r.previous_receipt, r.previous_receipt_sha256, digest) for name, (r, digest) in loaded.items()}
+    try:
+        pruned = load_pruned(handle_dir)
+    except (OSError, ValueError):
+        problem(handle_dir / PRUNED, "the list of pruned receipts is unreadable (edited or damaged)")
+        pruned = {}
+    for name, entry in pruned.items():
+        links.setdefault(name, _Link(entry.previous_receipt, entry.previous_receipt_sha256, entry.sha256))
     referenced: set[str] = set()
     broken = False
-    for name, (receipt, _) in loaded.items():
-        if receipt.previous_receipt is None:
+    for name, link in sorted(links.items()):
+        if link.previous is None:
             continue
-        prev_name = receipt.previous_receipt.split("/", 1)[0]
+        prev_name = link.previous.split("/", 1)[0]
         referenced.add(prev_name)
-        prev_path = handle_dir / receipt.previous_receipt
-        if prev_name not in loaded:
+        prev_path = handle_dir / link.previous
+        if prev_name not in links:
             broken = True
             if not prev_path.is_file():
                 problem(prev_path, f"receipt is missing (deleted?); {name}/{RECEIPT} links to it")
             continue
-        if loaded[prev_name][1] != receipt.previous_receipt_sha256:
+        if links[prev_name].sha256 != link.previous_sha256:
             problem(prev_path, f"receipt was edited after {name}/{RECEIPT} linked to it (chain broken)")
-    starts = [n for n, (r, _) in loaded.items() if r.previous_receipt is None]
+    starts = sorted(n for n, link in links.items() if link.previous is None)
     for extra in starts[1:]:
         problem(handle_dir / extra / RECEIPT, "receipt does not link to the one before it (chain broken)")
     _verify_head(handle_dir, loaded, None if broken else referenced, problem)

@@ -21,11 +21,12 @@ from optout.accounts_file import AccountEntry
 from optout.browser import BrowserSession, open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
-from optout.errors import BadInput, ExitCode, PolicyUnreadable, UnknownAccount
+from optout.errors import BadInput, ExitCode, OptoutError, PolicyUnreadable, UnknownAccount
 from optout.lock import run_lock
 from optout.logs import configure_file_log
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.policy import PolicyCheck, PolicyDiff
+from optout.prune import prune
 from optout.runner import run_account
 from optout.store import Store
 from optout.work_queue import BatchObserver, Pacing, QuietObserver, Scheduler
@@ -46,6 +47,7 @@ class RecheckReport(BaseModel):
     results: list[AccountResult] = Field(default_factory=list)  # in the order the accounts were named
     not_started: list[str] = Field(default_factory=list)  # the challenge breaker stopped them
     breaker_opened: bool = False
+    pruned_runs: int = 0  # routine evidence removed afterwards (config prune_after_days)
     notification: notify.Notification | None = None
     delivery: notify.Delivery | None = None
     exit_code: int = ExitCode.OK
@@ -89,7 +91,20 @@ async def recheck(settings: Settings, handles: Sequence[str] = (), *, all_accoun
         if report.policy and not report.skipped:
             store.set_meta(LAST_POLICY_KEY, report.policy.current.text_hash)
         _finish(settings, store, report, notify_always)
+    _prune(settings, report)
     return report
+
+
+def _prune(settings: Settings, report: RecheckReport) -> None:
+    """Retention for unattended use; a problem here is logged, never a failed recheck."""
+    if settings.prune_after_days is None or not settings.evidence_root.is_dir():
+        return
+    try:
+        report.pruned_runs = len(prune(settings.evidence_root, settings.prune_after_days).removed)
+    except OptoutError as exc:
+        log.warning("recheck: evidence not pruned: %s", exc.message)
+        return
+    log.info("recheck: pruned %d routine run(s) older than %g day(s)", report.pruned_runs, settings.prune_after_days)
 
 
 async def _read_policy(settings: Settings, store: Store, report: RecheckReport,

@@ -101,6 +101,21 @@ def print_error(error: OptoutError, *, as_json: bool = False) -> None:
     err_console.print(f"[bold red]Error:[/bold red] {error}", highlight=False, soft_wrap=True)
 
 
+def print_prune(report, *, as_json: bool) -> None:
+    """`optout prune`: what went (or would go), and how much room it made."""
+    if as_json:
+        print_json({**report.model_dump(mode="json"), "bytes_freed": report.bytes_freed})
+        return
+    verb = "Would remove" if report.dry_run else "Removed"
+    console.print(f"{verb} {len(report.removed)} routine run(s) older than {report.older_than_days:g} day(s) "
+                  f"({report.bytes_freed / 1e6:.1f} MB) under {report.root}; kept {report.kept}.",
+                  highlight=False, soft_wrap=True)
+    for run in report.removed[:20]:
+        console.print(f"  @{run.handle}: {Path(run.folder).name}", highlight=False)
+    if len(report.removed) > 20:
+        console.print(f"  ... and {len(report.removed) - 20} more (--json lists all)")
+
+
 def print_verify(report, *, as_json: bool) -> None:
     """`optout verify`: every problem by file name, then a one-line verdict."""
     if as_json:

@@ -338,6 +338,15 @@ class Store:
                                  " WHERE receipt_path IS NOT NULL AND receipt_sha256 IS NOT NULL")
         return {r["receipt_path"]: r["receipt_sha256"] for r in rows}
 
+    def routine_receipts(self) -> set[str]:
+        """Receipts of runs that changed nothing and found nothing on (outcome ok, every setting read was
+        already off): the only ones `optout prune` removes, so the only ones verify may find pruned."""
+        rows = self.conn.execute(
+            "SELECT receipt_path FROM account_results r WHERE outcome = 'ok' AND receipt_path IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM setting_outcomes s WHERE s.result_id = r.id)"
+            " AND NOT EXISTS (SELECT 1 FROM setting_outcomes s WHERE s.result_id = r.id AND s.outcome != 'already_off')")
+        return {r["receipt_path"] for r in rows}
+
     def run_results(self, run_id: int) -> list[AccountResult]:
         """The newest recorded result of each account of run `run_id`, in the order they finished."""
         from optout.models import SettingResult  # local: keeps this block self-contained
@@ -359,12 +368,13 @@ class Store:
         return results
 
 
-def recorded_receipts(settings: Settings) -> dict[str, str]:
-    """The receipts' hashes as the history recorded them; none when there is no history yet."""
+def recorded_receipts(settings: Settings) -> tuple[dict[str, str], set[str]]:
+    """The receipts' hashes as the history recorded them, and which of them were routine runs (that
+    `optout prune` may have removed); nothing when there is no history yet."""
     if not settings.db_path.is_file():
-        return {}
+        return {}, set()
     with Store.open(settings) as store:
-        return store.receipt_hashes()
+        return store.receipt_hashes(), store.routine_receipts()
 
 
 def history(settings: Settings, handle: str | None = None, limit: int = 20) -> list[HistoryEntry]:

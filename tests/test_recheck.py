@@ -281,3 +281,25 @@ def test_challenge_breaker_stops_a_recheck_and_says_who_was_not_checked(env, inb
     finally:
         for handle in blocked:
             env.run("accounts", "remove", handle)
+
+
+def test_retention_prunes_routine_runs_and_verify_still_passes(env):
+    """With prune_after_days set, a recheck removes the old routine runs (nothing changed, all off) and
+    keeps the rest; the evidence still verifies against the history, chain gaps included."""
+    from optout.evidence import Receipt
+    from optout.prune import is_routine
+
+    evidence = env.home / "data" / "evidence"
+    before = {p.parent: Receipt.model_validate_json(p.read_bytes()) for p in evidence.glob("*/*/receipt.json")}
+    routine = {folder for folder, receipt in before.items() if is_routine(receipt)}
+    assert routine and len(routine) < len(before)  # earlier tests left both kinds
+    proc = env.run("recheck", *env.handles, "--json", extra_env={"OPTOUT_PRUNE_AFTER_DAYS": "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = {p.parent for p in evidence.glob("*/*/receipt.json")}
+    assert set(before) - after == routine  # every older routine run went (the new ones are the newest)
+    assert set(before) - routine <= after  # every run that changed, found or failed something stayed
+    assert json.loads(proc.stdout)["pruned_runs"] == len(routine)
+    verify = env.run("verify", "--json")
+    assert verify.returncode == 0, verify.stdout
+    again = env.run("prune", "--older-than-days", "0", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["removed"] == []  # no routine run left but the newest

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from optout import __version__
 from optout.errors import BadInput
-from optout.evidence import Receipt, chain_head, sha256_file
+from optout.evidence import Receipt, chain_head, load_pruned, sha256_file
 from optout.files import write_private
 from optout.models import Mode, utcnow
 
@@ -78,9 +78,20 @@ def _row(receipt_path: Path, out_dir: Path, embed: bool, recorded: dict[str, str
 
 def _last_opt_out(receipt_path: Path, receipt: Receipt) -> Path | None:
     """Walk the handle's chain back from a read-only run to the newest run that applied the opt-out, so
-    the report still shows the before/after of the change itself."""
+    the report still shows the before/after of the change itself. Pruned runs (routine, gone) are stepped
+    over by the links pruned.json kept."""
+    handle_dir = receipt_path.parent.parent
+    try:
+        pruned = load_pruned(handle_dir)
+    except (OSError, ValueError):
+        pruned = {}
     while receipt.mode is not Mode.APPLY and receipt.previous_receipt:
-        receipt_path = receipt_path.parent.parent / receipt.previous_receipt
+        previous = receipt.previous_receipt
+        while previous and previous.split("/", 1)[0] in pruned and not (handle_dir / previous).is_file():
+            previous = pruned[previous.split("/", 1)[0]].previous_receipt
+        if not previous:
+            return None
+        receipt_path = handle_dir / previous
         try:
             receipt = Receipt.model_validate_json(receipt_path.read_bytes())
         except (OSError, ValidationError):

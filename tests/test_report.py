@@ -11,14 +11,14 @@ from optout.models import AccountOutcome, Mode, SettingOutcome, utcnow
 from optout.report import build_report, latest_receipts
 
 
-def _evidence(root, handle, page, outcome, colour, mode=Mode.APPLY):
+def _evidence(root, handle, page, outcome, colour, mode=Mode.APPLY, setting_outcome=SettingOutcome.TURNED_OFF):
     run = EvidenceRun(root, handle)
     page.set_content(f"<body style='background:{colour}'><h1>{handle}</h1><input type=checkbox checked></body>")
     for name in ("before-business-partners.png", "after-business-partners.png"):
         write_private(run.dir / name, page.screenshot())
     setting = SettingRecord(
         setting="business-partners", before=True, after=False, changed=True, verified_after_reload=True,
-        outcome=SettingOutcome.TURNED_OFF, before_screenshot="before-business-partners.png",
+        outcome=setting_outcome, before_screenshot="before-business-partners.png",
         after_screenshot="after-business-partners.png",
     )
     receipt = Receipt(tool_version="test", handle=handle, base_url="http://replica", mode=mode,
@@ -86,6 +86,20 @@ def test_read_only_latest_run_still_shows_the_last_opt_out(tmp_path, page):
     assert dora.locator("h3").inner_text().startswith("Last opt-out run")
     assert dora.locator("img.shot").count() == 4
     assert erin.locator("h3").count() == 0 and erin.locator("img.shot").count() == 2
+
+
+def test_the_last_opt_out_is_found_across_pruned_runs(tmp_path, page):
+    from optout.prune import prune
+
+    root = tmp_path / "evidence"
+    _evidence(root, "fay", page, AccountOutcome.OK, "#fff")
+    for colour in ("#eef", "#efe"):  # two routine checks: the older one gets pruned
+        _evidence(root, "fay", page, AccountOutcome.OK, colour, mode=Mode.CHECK, setting_outcome=SettingOutcome.ALREADY_OFF)
+    assert len(prune(root, 0).removed) == 1
+    page.goto(build_report(latest_receipts(root), tmp_path / "report.html").as_uri())
+    fay = page.locator("#acct-fay")
+    assert fay.locator("h3").inner_text().startswith("Last opt-out run")
+    assert fay.locator("img.shot").count() == 4 and "evidence NOT verified" not in fay.inner_text()
 
 
 def test_report_command_without_evidence_is_bad_input(tmp_path):

@@ -18,6 +18,7 @@ from optout.errors import OptoutError
 
 VERSION_TIMEOUT_S = 10
 REACH_TIMEOUT_S = 5
+LARGE_EVIDENCE_BYTES = 1_000_000_000  # above this, with no retention set, doctor suggests pruning
 
 
 class Check(BaseModel):
@@ -87,6 +88,22 @@ def check_dirs(settings: Settings) -> list[Check]:
     ]
 
 
+def check_evidence_size(settings: Settings, *, large_bytes: int = LARGE_EVIDENCE_BYTES) -> Check:
+    """Daily rechecks of many accounts grow the evidence folder without end unless routine runs are pruned."""
+    root = settings.evidence_root
+    if not root.is_dir():
+        return Check(name="evidence size", ok=True, required=False, detail="no evidence yet")
+    runs = sum(1 for _ in root.glob("*/*/receipt.json"))
+    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    days = settings.prune_after_days
+    retention = f"routine runs pruned after {days:g} day(s)" if days is not None else "everything kept"
+    unbounded = days is None and size > large_bytes
+    return Check(name="evidence size", ok=not unbounded, required=False,
+                 detail=f"{runs} run(s), {size / 1e6:.1f} MB; {retention}",
+                 fix="Set prune_after_days (e.g. 90) in config.toml, or run `optout prune --older-than-days 90`."
+                 if unbounded else None)
+
+
 def check_base_url(settings: Settings) -> Check:
     """Whether X (or the replica) answers at all; not required, since doctor may run offline."""
     try:
@@ -105,4 +122,4 @@ def run_doctor(settings: Settings, *, browser_only: bool = False) -> DoctorRepor
     if browser_only:
         return DoctorReport(checks=[check_browser(settings)])
     return DoctorReport(checks=[check_browser(settings), check_keyring(settings), *check_dirs(settings),
-                                check_base_url(settings)])
+                                check_evidence_size(settings), check_base_url(settings)])

@@ -30,6 +30,23 @@ def test_json_lists_every_check(optout_env):
     assert json.loads(optout_env.run("accounts", "list", "--json").stdout) == []
 
 
+def test_evidence_size_suggests_pruning_only_when_large_and_unbounded(optout_env, tmp_path):
+    from optout.doctor import check_evidence_size
+
+    assert check_evidence_size(load_settings(evidence_dir=tmp_path / "none")).detail == "no evidence yet"
+    run = tmp_path / "ev" / "alice" / "20260101T000000.000000Z"
+    run.mkdir(parents=True)
+    (run / "receipt.json").write_text("{}")
+    (run / "before-x.png").write_bytes(b"x" * 5000)
+    unbounded = check_evidence_size(load_settings(evidence_dir=tmp_path / "ev"), large_bytes=4000)
+    assert not unbounded.ok and not unbounded.required and "prune_after_days" in unbounded.fix
+    assert unbounded.detail == "1 run(s), 0.0 MB; everything kept"
+    pruned = check_evidence_size(load_settings(evidence_dir=tmp_path / "ev", prune_after_days=90), large_bytes=4000)
+    assert pruned.ok and pruned.detail.endswith("routine runs pruned after 90 day(s)")
+    small = check_evidence_size(load_settings(evidence_dir=tmp_path / "ev"))
+    assert small.ok
+
+
 def test_browser_only_checks_just_the_browser(optout_env):
     result = optout_env.run("doctor", "--browser-only", "--json")
     report = json.loads(result.stdout)

@@ -4,7 +4,8 @@ Layout: <root>/<handle>/<UTC timestamp>/{before-<setting>.png, after-<setting>.p
 Each receipt lists the SHA-256 of every image in its folder and the SHA-256 of the handle's previous
 receipt, so editing an image, editing or deleting a receipt, or dropping a run from the middle shows up
 in `verify_tree`. <root>/<handle>/chain.json names the newest receipt, so deleting the newest run shows
-too; <root>/<handle>/pruned.json keeps the hash and link of each run `optout prune` removed. Files are written atomically (temp file + os.replace), 0600; folders 0700.
+too; <root>/<handle>/pruned.json keeps the hash and link of each run `optout prune` removed. Files are
+written atomically (temp file + os.replace), 0600; folders 0700.
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ def verify_tree(path: Path, recorded: dict[str, str] | None = None,
     whole handle chain is then checked). `recorded` (receipt path -> SHA-256, from the history database)
     anchors the chain outside the evidence folder: whoever rewrites the newest receipt and chain.json
     together, or deletes the newest run, still disagrees with it. `prunable` (receipt paths of runs the
-    history says changed and found nothing) are the only recorded receipts that may be gone as pruned."""
+    history says changed nothing and found nothing on) are the only recorded receipts that may be gone as
+    pruned."""
     path = Path(path)
     report = VerifyReport(root=str(path))
     if not path.is_dir():
@@ -248,7 +250,7 @@ def _verify_anchors(path: Path, handle_dirs: list[Path], recorded: dict[str, str
                     report: VerifyReport) -> None:
     """Each receipt the history recorded for the handles checked (for every handle, when `path` is a whole
     evidence folder, so a deleted handle folder shows too) must still be there, byte for byte, or have
-    been pruned, which only a run that changed and found nothing may be."""
+    been pruned, which only a run that changed nothing and found nothing on may be."""
     checked = {d.resolve() for d in handle_dirs}
     root = path.resolve() if path.resolve() not in checked and not _is_run_dir(path) else None
     pruned_by_dir: dict[Path, dict[str, PrunedReceipt]] = {}

@@ -14,6 +14,14 @@ import pytest
 
 from optout.browser import LAUNCH_ARGS, find_browser
 from optout.config import load_settings
+from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for every test module
+    fake_x,
+    logged_in,
+    replica_browser,
+    replica_context,
+    replica_page,
+    replica_server,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

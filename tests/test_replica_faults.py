@@ -7,17 +7,12 @@ import time
 
 from playwright.sync_api import expect
 
-from replica_fixtures import (  # noqa: F401  (fixtures are used by name)
+from replica_fixtures import (
     PARTNER_FIELD,
     PARTNERS,
     checkboxes,
     details,
-    logged_in,
     open_setting,
-    fake_x,
-    replica_browser,
-    replica_context,
-    replica_server,
     toast,
 )
 

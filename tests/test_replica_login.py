@@ -13,17 +13,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from recordings.server import ReplicaServer
-from replica_fixtures import (  # noqa: F401  (fixtures are used by name)
+from replica_fixtures import (
     BACKUP_CODES,
     PASSWORDS,
     legacy_identifier,
     legacy_login,
     legacy_password,
-    fake_x,
-    replica_browser,
-    replica_context,
-    replica_page,
-    replica_server,
     toast,
     totp_now,
 )

@@ -19,13 +19,8 @@ from recordings import i18n, policy
 from recordings.admin import AdminError
 from recordings.scenarios import load_scenarios
 from recordings.server import ReplicaServer
-from replica_fixtures import (  # noqa: F401  (fixtures are used by name)
+from replica_fixtures import (
     api_login,
-    fake_x,
-    replica_browser,
-    replica_context,
-    replica_page,
-    replica_server,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

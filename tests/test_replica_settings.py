@@ -9,17 +9,12 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from replica_fixtures import (  # noqa: F401  (fixtures are used by name)
+from replica_fixtures import (
     PARTNER_FIELD,
     PARTNERS,
     checkboxes,
     details,
-    logged_in,
     open_setting,
-    fake_x,
-    replica_browser,
-    replica_context,
-    replica_server,
 )
 
 # page path -> the API fields of its checkboxes, in page order (CONTRACT.md)

@@ -175,7 +175,7 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
     final_before = {r.handle: r for r in earlier if r.outcome not in RETRYABLE_OUTCOMES}
     todo = [e for e in plan.entries if e.key not in final_before]
     pacing = Pacing(concurrency=request.concurrency, pace_s=request.pace_s, max_challenges=request.max_challenges,
-                    rate_limit_max_wait_s=settings.rate_limit_max_wait_s)
+                    rate_limit_max_wait_s=settings.rate_limit_max_wait_s, slow_pace_s=settings.rate_limit_slow_pace_s)
     observer = observer or QuietObserver()
     observer.begin(len(plan.entries))
     if final_before:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     pause_min_ms: int = 400  # pause between human-like steps
     pause_max_ms: int = 1_400
     rate_limit_max_wait_s: int = 900
+    # After X rate-limits an account, the pool starts accounts at least this many seconds apart.
+    rate_limit_slow_pace_s: float = Field(default=5.0, ge=0)
+    # Before the reload that verifies a switch-off: X's backend settles, so a quiet revert shows.
+    verify_delay_s: float = Field(default=1.0, ge=0)
     # Batch and recheck: accounts at once, seconds between account starts, login challenges in a row
     # after which no new account starts (0: never stop).
     concurrency: int = Field(default=2, ge=1)

@@ -20,6 +20,9 @@ def configure_file_log(settings: Settings) -> None:
     root = logging.getLogger("optout")
     if any(getattr(h, "baseFilename", None) == path for h in root.handlers):
         return
+    for old in [h for h in root.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]:
+        root.removeHandler(old)  # one log per process: a second command in it (tests) must not write to the first's
+        old.close()
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -140,7 +140,7 @@ async def _accounts(settings: Settings, store: Store, report: RecheckReport, bro
     entries = [AccountEntry(handle=key, settings=tuple(i for i in store.applied_settings(key) if i in known) or None)
                for key in keys]
     pacing = Pacing(concurrency=settings.concurrency, pace_s=settings.pace_s, max_challenges=settings.max_challenges,
-                    rate_limit_max_wait_s=settings.rate_limit_max_wait_s)
+                    rate_limit_max_wait_s=settings.rate_limit_max_wait_s, slow_pace_s=settings.rate_limit_slow_pace_s)
     asker = prompter if pacing.concurrency == 1 else None
 
     async def work(entry: AccountEntry) -> AccountResult:

@@ -23,6 +23,7 @@ from optout.accounts_file import AccountEntry
 from optout.models import AccountOutcome, AccountResult
 
 DEFAULT_RATE_LIMIT_WAIT_S = 60.0  # when X gives no reset time
+MIN_RATE_LIMIT_WAIT_S = 1.0  # X's reset time is in whole seconds: never retry before it has surely passed
 MAX_PACE_S = 120.0  # however often X rate-limits, the pool still starts an account every two minutes
 
 
@@ -34,7 +35,7 @@ class Pacing:
     max_challenges: int = 3  # 0 turns the breaker off
     rate_limit_retries: int = 2
     rate_limit_max_wait_s: float = 900.0
-    slow_pace_s: float = 5.0  # the least pace after a rate limit
+    slow_pace_s: float = 5.0  # the least pace after a rate limit (config: rate_limit_slow_pace_s)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -66,24 +67,38 @@ class QuietObserver:
         pass
 
 
+class Clock:
+    """Real time, for the pacer and the rate-limit waits. Tests pass a clock whose `sleep` only moves
+    its own time forward, so the pacing rules can be checked exactly and without waiting."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        """Epoch seconds: X's rate-limit reset times are given in these."""
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 class Pacer:
     """Spaces account starts across all workers; the pace can only go up during a run."""
 
-    def __init__(self, pacing: Pacing, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, pacing: Pacing, *, clock: Clock | None = None, rng: random.Random | None = None) -> None:
         self.pace_s = pacing.pace_s
         self.jitter = pacing.jitter
-        self._clock = clock
+        self._clock = clock or Clock()
         self._rng = rng or random.Random()
         self._next_at = 0.0
         self._lock = asyncio.Lock()
 
     async def wait_turn(self) -> None:
         async with self._lock:
-            delay = self._next_at - self._clock()
+            delay = self._next_at - self._clock.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_at = self._clock() + self._gap()
+                await self._clock.sleep(delay)
+            self._next_at = self._clock.monotonic() + self._gap()
 
     def _gap(self) -> float:
         if self.pace_s <= 0:
@@ -138,14 +153,14 @@ class Scheduler:
     """N workers pulling accounts from one queue; see the module docstring for the rules."""
 
     def __init__(self, work: WorkFn, pacing: Pacing, *, on_result: ResultSink | None = None,
-                 observer: BatchObserver | None = None, wall_clock: Callable[[], float] = time.time,
+                 observer: BatchObserver | None = None, clock: Clock | None = None,
                  rng: random.Random | None = None) -> None:
         self.work = work
         self.pacing = pacing
         self.on_result = on_result or (lambda result: None)
         self.observer = observer or QuietObserver()
-        self.wall_clock = wall_clock
-        self.pacer = Pacer(pacing, rng=rng)
+        self.clock = clock or Clock()
+        self.pacer = Pacer(pacing, clock=self.clock, rng=rng)
         self.breaker = ChallengeBreaker(pacing.max_challenges)
         self.outcome = ScheduleOutcome()
 
@@ -201,8 +216,9 @@ class Scheduler:
         """Wait for X's reset off the slot, then queue the account again; False when out of patience."""
         if job.attempt >= self.pacing.rate_limit_retries:
             return False
-        reset_at = result.rate_limit_reset or self.wall_clock() + DEFAULT_RATE_LIMIT_WAIT_S
-        wait = max(1.0, reset_at - self.wall_clock())
+        now = self.clock.wall()
+        reset_at = result.rate_limit_reset or now + DEFAULT_RATE_LIMIT_WAIT_S
+        wait = max(MIN_RATE_LIMIT_WAIT_S, reset_at - now)
         if wait > self.pacing.rate_limit_max_wait_s:
             return False
         pace = self.pacer.slow_down(self.pacing.slow_pace_s)
@@ -217,7 +233,7 @@ class Scheduler:
         return True
 
     async def _requeue(self, job: _Job, wait: float) -> None:
-        await asyncio.sleep(wait)
+        await self.clock.sleep(wait)
         self._queue.put_nowait(job)
 
     def _job_done(self) -> None:

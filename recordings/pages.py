@@ -40,6 +40,7 @@ SETTING_PAGES = (
 _APP_PAGES = ("home", "explore", "notifications", "messages")
 
 LOGIN_FLOW = web.AppKey("login_flow", str)
+SETTLE_MS = web.AppKey("settle_ms", tuple)  # (low, high): how long the page script waits before drawing
 
 
 def routes() -> list[web.RouteDef]:
@@ -73,7 +74,7 @@ def shell(request: web.Request, page: str, **boot) -> web.Response:
         })
     else:
         lang = i18n.guest_language(request.cookies.get("lang"), request.headers.get("Accept-Language"))
-    boot.update(page=page, lang=lang, logged_in=account is not None)
+    boot.update(page=page, lang=lang, logged_in=account is not None, settle_ms=request.app[SETTLE_MS])
     # "</" would end the script element early; JSON allows the escaped form.
     boot_json = json.dumps(boot).replace("</", "<\\/")
     body = _SHELL.format(lang=html.escape(lang), boot=boot_json)

@@ -78,7 +78,11 @@ def _rate_limited(style: str, reset_s: int) -> web.Response:
     return x_error(429, 88, "Rate limit exceeded.", headers=headers)
 
 
-def make_app(accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account") -> web.Application:
+DEFAULT_SETTLE_MS = (150, 400)  # X's pages draw 150-400 ms after load
+
+
+def make_app(accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account",
+             settle_ms: tuple[int, int] = DEFAULT_SETTLE_MS) -> web.Application:
     if login_flow not in LOGIN_FLOWS:
         raise ValueError(f"login_flow must be one of {LOGIN_FLOWS}, not {login_flow!r}")
     app = web.Application(middlewares=[x_middleware])
@@ -87,6 +91,7 @@ def make_app(accounts_file: str | Path | None = None, latency_ms: int = 0, login
     app[LATENCY_MS] = latency_ms
     app[api.LOGIN] = LoginMachine(state, login_flow)
     app[pages.LOGIN_FLOW] = login_flow
+    app[pages.SETTLE_MS] = tuple(settle_ms)
     app.router.add_routes(admin.routes())
     app.router.add_routes(api.routes())
     app.router.add_static("/static", STATIC_DIR)
@@ -112,9 +117,9 @@ class ReplicaServer:
     """The replica in a background thread with its own event loop, for tests and the demo."""
 
     def __init__(self, accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account",
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, settle_ms: tuple[int, int] = DEFAULT_SETTLE_MS) -> None:
         self.host, self.port = host, port
-        self._app = make_app(accounts_file, latency_ms, login_flow)
+        self._app = make_app(accounts_file, latency_ms, login_flow, settle_ms)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None

@@ -1,14 +1,23 @@
-"""Shared fixtures: the replica (one per session, reset per test), a private optout home per test with
-its own keyring service name, and a runner for the real `optout` command in a subprocess."""
+"""Shared fixtures: one browser and one replica per test session (the replica reset per test), a private
+optout home per test with its own keyring service name, and a runner for the `optout` command (in this
+process by default, as a real subprocess where the process boundary is what a test is about).
+
+The product's delays are settings; the session turns them down here (no verify delay, a short slow-down
+after a rate limit, a short replica draw delay). A test about one of them sets it back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
+import tempfile
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -42,11 +51,65 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": str(binary.path) if binary.path else None, "args": args}
 
 
+# The test session's settings, in os.environ so every load_settings() and every `optout` sees them.
+FAST_SETTINGS = {
+    "OPTOUT_VERIFY_DELAY_S": "0",  # test_runner's quiet-revert test sets the real delay back
+    "OPTOUT_RATE_LIMIT_SLOW_PACE_S": "0.1",
+}
+TEST_SETTLE_MS = (10, 40)  # the replica's draw delay for tests (X's own: 150-400 ms, the replica's default)
+# What Playwright itself passes when it launches Chromium headless (its chromiumSwitches, read off a
+# launch by optout's factory), so the shared browser behaves like the one optout launches.
+_PLAYWRIGHT_ARGS = [
+    "--disable-field-trial-config", "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows", "--disable-back-forward-cache", "--disable-breakpad",
+    "--disable-component-extensions-with-background-pages", "--disable-default-apps", "--disable-dev-shm-usage",
+    "--disable-extensions", "--allow-pre-commit-input", "--disable-hang-monitor", "--disable-ipc-flooding-protection",
+    "--disable-popup-blocking", "--disable-prompt-on-repost", "--disable-renderer-backgrounding",
+    "--force-color-profile=srgb", "--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
+    "--no-service-autorun", "--disable-search-engine-choice-screen", "--enable-unsafe-swiftshader",
+    "--headless", "--hide-scrollbars", "--mute-audio", "--noerrdialogs",
+    "--blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4",
+]
+
+
+def _launch_shared_browser(profile: str) -> tuple[subprocess.Popen, str]:
+    """The browser optout's factory finds, with optout's launch arguments, reachable over CDP: every
+    command and test of the session connects to it (config browser_endpoint) instead of launching one."""
+    binary = find_browser(load_settings())
+    args = [str(binary.path), *_PLAYWRIGHT_ARGS, *LAUNCH_ARGS, "--remote-debugging-port=0",
+            f"--user-data-dir={profile}", *(["--no-sandbox"] if os.geteuid() == 0 else []), "about:blank"]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    for line in proc.stderr:  # Chromium names its DevTools port on stderr once it listens
+        found = re.search(r"DevTools listening on ws://([^/]+)/", line)
+        if found:
+            proc.stderr.close()
+            return proc, f"http://{found.group(1)}"
+    proc.kill()
+    raise RuntimeError("the shared test browser did not start")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_browser():
+    """One Chromium for the whole session (the slow part of every end-to-end test was its own launch)."""
+    with tempfile.TemporaryDirectory(prefix="optout-test-browser-") as profile:
+        proc, endpoint = _launch_shared_browser(profile)
+        patch = mock.patch.dict(os.environ, {**FAST_SETTINGS, "OPTOUT_BROWSER_ENDPOINT": endpoint})
+        with patch:
+            yield endpoint
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def replica():
     from recordings.server import ReplicaServer
 
-    server = ReplicaServer().start()
+    server = ReplicaServer(settle_ms=TEST_SETTLE_MS).start()
     yield server
     server.stop()
 
@@ -55,6 +118,47 @@ def replica():
 def fresh_replica(replica):
     replica.admin.reset()
     return replica
+
+
+# Read once per process (keyring caches its backend, Rich its width): a test that sets one needs a process.
+READ_AT_START_UP = {"PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "COLUMNS"}
+
+
+@dataclass
+class Completed:
+    """What one `optout` command left: the same fields as subprocess.CompletedProcess."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_in_process(args: list[str], *, input: str | None, env: dict, cwd: Path) -> Completed:
+    """`optout ARGS` through the real entry point (optout.cli.main) in this process, with its own
+    stdin/stdout/stderr, environment and working folder: what a user sees, without a Python start-up.
+    An unexpected exception ends it as in a real process: traceback on stderr, exit code 1."""
+    from click.testing import CliRunner
+
+    from optout import cli
+
+    delta = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    delta.update({k: None for k in os.environ if k not in env})
+    with CliRunner().isolation(input=input, env=delta) as (out, err, _), contextlib.chdir(cwd), \
+            mock.patch.object(sys, "argv", ["optout", *args]):
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            if isinstance(done.code, str):
+                print(done.code, file=sys.stderr)
+        except BaseException:  # noqa: BLE001  a crash, reported as the interpreter would
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return Completed(["optout", *args], code, out.getvalue().decode(), err.getvalue().decode())
 
 
 @dataclass
@@ -66,13 +170,17 @@ class OptoutEnv:
     env: dict = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
 
-    def run(self, *args: str, input: str | None = None, timeout: float = 180, extra_env: dict | None = None):
-        """Run `optout ARGS` as a user would; stdout and stderr are kept for the secret scans."""
-        proc = subprocess.run(
-            [sys.executable, "-m", "optout", *args],
-            input=input, capture_output=True, text=True, timeout=timeout,
-            env={**self.env, **(extra_env or {})}, cwd=self.home,
-        )
+    def run(self, *args: str, input: str | None = None, timeout: float = 180, extra_env: dict | None = None,
+            process: bool = False):
+        """Run `optout ARGS` as a user would; stdout and stderr are kept for the secret scans.
+        In this process unless `process`: a real `python -m optout`, for what only a process shows
+        (its exit status, a keyring backend chosen at start-up, the terminal width)."""
+        env = {**self.env, **(extra_env or {})}
+        if process or set(extra_env or ()) & READ_AT_START_UP:
+            proc = subprocess.run([sys.executable, "-m", "optout", *args], input=input, capture_output=True,
+                                  text=True, timeout=timeout, env=env, cwd=self.home)
+        else:
+            proc = run_in_process(list(args), input=input, env=env, cwd=self.home)
         self.outputs += [proc.stdout, proc.stderr]
         return proc
 

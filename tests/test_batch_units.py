@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import random
 import string
-import time
 
 import pytest
 
 from optout.accounts_file import AccountEntry, load_accounts
-from optout.work_queue import Pacing, Scheduler
+from optout.work_queue import Clock, Pacing, Scheduler
 from optout.errors import BadInput, ExitCode
 from optout.models import AccountOutcome, AccountResult, Mode
 from optout.shard import parse_shard, partition, shard_number
@@ -170,18 +169,37 @@ def entries(n: int) -> list[AccountEntry]:
     return [AccountEntry(handle=f"acct{i:02d}") for i in range(n)]
 
 
+class FakeClock(Clock):
+    """Time that passes only when the scheduler sleeps: pacing and rate-limit waits are checked to the
+    millisecond, and a 60 s wait costs nothing."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0)
+        await asyncio.sleep(0)
+
+
 class FakeWork:
     """A work function whose outcome per handle is scripted; records concurrency and start times."""
 
-    def __init__(self, script=None, seconds=0.02):
+    def __init__(self, script=None, seconds=0.02, clock: Clock | None = None):
         self.script = script or {}
         self.seconds = seconds
+        self.clock = clock or Clock()
         self.running = 0
         self.peak = 0
         self.calls: list[tuple[str, float]] = []
 
     async def __call__(self, entry: AccountEntry) -> AccountResult:
-        self.calls.append((entry.handle, time.monotonic()))
+        self.calls.append((entry.handle, self.clock.monotonic()))
         self.running += 1
         self.peak = max(self.peak, self.running)
         await asyncio.sleep(self.seconds)
@@ -189,7 +207,7 @@ class FakeWork:
         outcome = self.script.get(entry.handle, AccountOutcome.OK)
         if callable(outcome):
             outcome = outcome()
-        reset = time.time() + 0.3 if outcome == AccountOutcome.RATE_LIMITED else None
+        reset = self.clock.wall() + 30 if outcome == AccountOutcome.RATE_LIMITED else None
         return AccountResult(handle=entry.handle, mode=Mode.APPLY, outcome=outcome, rate_limit_reset=reset)
 
 
@@ -204,16 +222,18 @@ async def test_concurrency_is_bounded_and_every_account_runs_once():
 
 
 async def test_pace_spaces_starts_with_jitter():
-    work = FakeWork(seconds=0.0)
-    await Scheduler(work, Pacing(concurrency=4, pace_s=0.1, jitter=0.5), rng=random.Random(1)).run(entries(6))
+    clock = FakeClock()
+    work = FakeWork(seconds=0.0, clock=clock)
+    await Scheduler(work, Pacing(concurrency=4, pace_s=10, jitter=0.5), clock=clock, rng=random.Random(1)).run(entries(6))
     gaps = [b - a for (_, a), (_, b) in zip(work.calls, work.calls[1:])]
-    assert all(0.05 - 0.01 <= g <= 0.15 + 0.05 for g in gaps), gaps
-    assert max(gaps) - min(gaps) > 0.005  # jittered, not a clock tick
+    assert all(5 <= g <= 15 for g in gaps), gaps
+    assert max(gaps) - min(gaps) > 0.5  # jittered, not a clock tick
 
 
 async def test_rate_limited_account_waits_for_reset_is_retried_and_slows_the_batch():
     attempts = iter([AccountOutcome.RATE_LIMITED, AccountOutcome.OK])
-    work = FakeWork({"acct01": lambda: next(attempts)})
+    clock = FakeClock()
+    work = FakeWork({"acct01": lambda: next(attempts)}, seconds=0, clock=clock)
     notices = []
 
     class Observer:
@@ -221,26 +241,28 @@ async def test_rate_limited_account_waits_for_reset_is_retried_and_slows_the_bat
         def finished(self, result): pass
         def notice(self, message): notices.append(message)
 
-    sched = Scheduler(work, Pacing(concurrency=2, slow_pace_s=0.05, jitter=0), observer=Observer())
+    sched = Scheduler(work, Pacing(concurrency=2, slow_pace_s=5, jitter=0), observer=Observer(), clock=clock)
     outcome = await sched.run(entries(4))
     assert [h for h, _ in work.calls].count("acct01") == 2
     first, second = [t for h, t in work.calls if h == "acct01"]
-    assert second - first >= 0.25  # waited for the reset (0.3 s after the first attempt ended)
+    assert second - first >= 30  # waited for X's reset (30 s after the first attempt)
     assert {r.handle: r.outcome for r in outcome.results}["acct01"] == AccountOutcome.OK
-    assert outcome.rate_limit_waits == 1 and outcome.final_pace_s == 0.05
+    assert outcome.rate_limit_waits == 1 and outcome.final_pace_s == 5
     assert any("rate limited" in n for n in notices)
 
 
 async def test_rate_limit_retries_are_bounded():
-    work = FakeWork({"acct00": AccountOutcome.RATE_LIMITED})
-    outcome = await Scheduler(work, Pacing(concurrency=1, rate_limit_retries=2, slow_pace_s=0.01)).run(entries(1))
+    clock = FakeClock()
+    work = FakeWork({"acct00": AccountOutcome.RATE_LIMITED}, seconds=0, clock=clock)
+    outcome = await Scheduler(work, Pacing(concurrency=1, rate_limit_retries=2, slow_pace_s=0.01), clock=clock).run(entries(1))
     assert len(work.calls) == 3
     assert [r.outcome for r in outcome.results] == [AccountOutcome.RATE_LIMITED]
 
 
 async def test_rate_limit_reset_beyond_the_cap_is_not_waited_for():
-    work = FakeWork({"acct00": AccountOutcome.RATE_LIMITED})
-    outcome = await Scheduler(work, Pacing(concurrency=1, rate_limit_max_wait_s=0.1)).run(entries(1))
+    clock = FakeClock()
+    work = FakeWork({"acct00": AccountOutcome.RATE_LIMITED}, seconds=0, clock=clock)
+    outcome = await Scheduler(work, Pacing(concurrency=1, rate_limit_max_wait_s=29), clock=clock).run(entries(1))
     assert len(work.calls) == 1 and outcome.rate_limit_waits == 0
 
 

@@ -1,4 +1,4 @@
-"""`optout run`, `check` and `verify` as a user runs them (a subprocess, the real keyring, the replica):
+"""`optout run`, `check` and `verify` as a user runs them (the real keyring, the replica):
 exit codes, the table and --json, evidence where asked, and no secret in anything written or printed."""
 
 from __future__ import annotations
@@ -93,12 +93,12 @@ def test_run_check_drift_verify_and_tamper(optout_env, fresh_replica):
 
 def test_bad_input_exit_codes(optout_env, fresh_replica):
     env = optout_env
-    unknown_setting = env.run("run", "@someone", "--setting", "no-such-thing")
+    unknown_setting = env.run("run", "@someone", "--setting", "no-such-thing", process=True)  # `python -m optout`
     assert unknown_setting.returncode == 2
     assert "business-partners" in unknown_setting.stderr and "location-history" in unknown_setting.stderr
     unknown_account = env.run("run", "@nobody_here")
     assert unknown_account.returncode == 2 and "accounts add" in unknown_account.stderr
-    assert env.run("verify", str(env.home / "missing")).returncode == 2
+    assert env.run("verify", str(env.home / "missing"), process=True).returncode == 2
 
 
 def test_selected_settings_and_failures_exit_1(optout_env, fresh_replica):

@@ -10,6 +10,12 @@ from optout.browser import find_browser
 from optout.config import load_settings
 
 
+@pytest.fixture(autouse=True)
+def own_browser(optout_env):
+    """The doctor checks the browser optout would launch, not the session's shared one."""
+    optout_env.env["OPTOUT_BROWSER_ENDPOINT"] = ""
+
+
 def test_all_good(optout_env):
     result = optout_env.run("doctor")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -175,7 +175,8 @@ def test_interactive_login_a_person_finishes_in_the_visible_browser(optout_env, 
     handle, secrets = new_account(optout_env, fresh_replica, captcha=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "optout", "login", handle, "--interactive", "--wait", "90", "--json"],
-        env={**optout_env.env, "DISPLAY": display}, cwd=optout_env.home, stdin=subprocess.DEVNULL,
+        env={**optout_env.env, "DISPLAY": display, "OPTOUT_BROWSER_ENDPOINT": ""},  # its own, visible browser
+        cwd=optout_env.home, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     told = ""

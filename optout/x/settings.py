@@ -25,7 +25,6 @@ from optout.x import screens
 RETRIES = 3  # reloads after "Something went wrong" before giving up
 GRACE_S = 2.5  # a drawn page may add its checkboxes a moment after its heading
 POLL_S = 0.1
-VERIFY_DELAY_S = 1.0  # let X's backend settle before the verifying reload, so a quiet revert shows
 
 
 class SettingNotFound(Exception):
@@ -331,7 +330,7 @@ async def switch_off(page: Page, spec: SettingSpec, settings: Settings) -> SaveR
         if state == spec.safe_value:
             continue
         await _click_and_save(page, spec, pos, report, settings)
-    await asyncio.sleep(VERIFY_DELAY_S)
+    await asyncio.sleep(settings.verify_delay_s)  # X's backend settles, so a quiet revert shows
     await page.reload()
     if not await _settle(page, spec, settings):
         raise SettingNotFound(f"After the reload the {spec.title} control was gone.", url=page.url)

@@ -895,7 +895,11 @@
   };
 
   // ---------------------------------------------------------------- start
-  function settle() { return 150 + Math.floor(Math.random() * 250); }
+  // X's pages settle 150-400 ms after load; the server may set another range (boot.settle_ms).
+  function settle() {
+    const [low, high] = boot.settle_ms || [150, 400];
+    return low + Math.floor(Math.random() * (high - low));
+  }
 
   async function main() {
     const started = Date.now();

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,17 +93,18 @@ def _launch_shared_browser(profile: str) -> tuple[subprocess.Popen, str]:
 @pytest.fixture(scope="session", autouse=True)
 def shared_browser():
     """One Chromium for the whole session (the slow part of every end-to-end test was its own launch)."""
-    with tempfile.TemporaryDirectory(prefix="optout-test-browser-") as profile:
+    with tempfile.TemporaryDirectory(prefix="optout-test-browser-", ignore_cleanup_errors=True) as profile:
         proc, endpoint = _launch_shared_browser(profile)
-        patch = mock.patch.dict(os.environ, {**FAST_SETTINGS, "OPTOUT_BROWSER_ENDPOINT": endpoint})
-        with patch:
-            yield endpoint
-        proc.terminate()
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            with mock.patch.dict(os.environ, {**FAST_SETTINGS, "OPTOUT_BROWSER_ENDPOINT": endpoint}):
+                yield endpoint
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)  # the browser and its helper processes (its own group)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """Fixtures and hand-written browser steps for the replica's own tests (tests/test_replica*.py).
 
-Named ``replica_*`` / ``fake_x`` so they never clash with the shared ``replica`` fixtures in tests/conftest.py. The browser is a
-real headless Chromium driven with Playwright's sync API, one per test module; each test gets a fresh
-context (cookies) and a replica reset to the accounts file.
+Named ``replica_*`` / ``fake_x`` so they never clash with the shared ``replica`` fixtures in tests/conftest.py. The browser is the
+session's shared headless Chromium, driven with Playwright's sync API; each test gets a fresh context
+(cookies) and a replica reset to the accounts file.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from recordings.scenarios import load_scenarios
 from recordings.server import ReplicaServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 # Credentials come from the bundled fixture file, so tests and fixtures cannot drift apart.
 _SCENARIOS = {s.key: s for s in load_scenarios()}
 PASSWORDS = {key: s.password for key, s in _SCENARIOS.items()}
@@ -30,7 +28,9 @@ PARTNER_FIELD = "allow_sharing_data_for_third_party_personalization"
 
 @pytest.fixture(scope="module")
 def replica_server() -> Iterator[ReplicaServer]:
-    server = ReplicaServer().start()
+    from conftest import TEST_SETTLE_MS
+
+    server = ReplicaServer(settle_ms=TEST_SETTLE_MS).start()
     yield server
     server.stop()
 
@@ -43,11 +43,12 @@ def fake_x(replica_server: ReplicaServer) -> ReplicaServer:
 
 
 @pytest.fixture(scope="module")
-def replica_browser() -> Iterator[Browser]:
+def replica_browser(shared_browser: str) -> Iterator[Browser]:
+    """The session's shared Chromium (tests/conftest.py), reached over CDP by this module's Playwright."""
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.connect_over_cdp(shared_browser)
         yield browser
-        browser.close()
+        browser.close()  # disconnects; the shared browser lives on
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from optout.browser import open_browser
-from optout.config import load_settings
+from optout.config import Settings, load_settings
 from optout.credentials import Credentials, CredentialStore
 from optout.evidence import Receipt, verify_tree
 from optout.models import Mode
@@ -132,6 +132,8 @@ async def test_save_fails_is_verify_failed_and_truth_still_on(world):
 
 async def test_quiet_revert_is_caught_by_the_reload(world):
     world.account(faults=[{"kind": "save_reverts", "after_ms": 300}])
+    real_delay = Settings.model_fields["verify_delay_s"].default  # the test is about it: not the tests' 0
+    world.settings = world.settings.model_copy(update={"verify_delay_s": real_delay})
     result = await world.run(setting_ids=["business-partners"])
     assert [s.outcome for s in result.settings] == ["verify_failed"]
     assert world.truth()[BP] is True

@@ -76,6 +76,21 @@ def add_account(
     return store.info(key)
 
 
+def ensure_stored(store: CredentialStore, handles: list[str], prompter: Prompter | None, stdin: TextIO) -> None:
+    """A first `optout run` asks for each new account's password (hidden) and optional TOTP secret and
+    keeps them in the keyring; with nobody at the terminal it stops before anything starts."""
+    for handle in handles:
+        key = normalize_handle(handle)  # a typo fails before the browser starts
+        if store.has(key) or store.load_session(key) is not None:
+            continue
+        if prompter is None or not prompter.interactive:
+            raise UnknownAccount(
+                f"No password is stored for @{key}.",
+                hint=f"Add it first: `optout accounts add {key}` (or pipe it with --password-stdin).",
+            )
+        add_account(store, key, prompter=prompter, stdin=stdin)
+
+
 def list_accounts(store: CredentialStore) -> list[AccountInfo]:
     return [store.info(handle) for handle in store.handles()]
 

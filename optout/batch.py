@@ -1,5 +1,5 @@
-"""Batch mode: many accounts from a file through the one work function (runner.run_account), at most N at
-once in one browser (one isolated context each), through the work queue (optout/work_queue.py: pacing,
+"""Batch mode: many accounts from a file through optout.orchestrator.run_accounts, at most N at once in
+one browser (one isolated context each), through the work queue (optout/work_queue.py: pacing,
 rate-limit retries, the challenge breaker), and resumable.
 
 Every finished account is written to the history and committed at once, so a batch killed at any moment
@@ -14,22 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, Field
 
-from optout import catalog, policy
+from optout import catalog
 from optout.accounts_file import AccountEntry, load_accounts
-from optout.browser import open_browser
 from optout.config import Settings
-from optout.credentials import CredentialStore, normalize_handle
-from optout.errors import BadInput, EnvironmentProblem, ExitCode, OptoutError
-from optout.lock import run_lock
+from optout.credentials import CredentialStore
+from optout.errors import BadInput, ExitCode, OptoutError
 from optout.models import AccountOutcome, AccountResult, Mode, overall_exit_code
+from optout.orchestrator import AccountsOutcome, open_history, run_accounts
 from optout.report import build_report
-from optout.runner import run_account
 from optout.shard import parse_shard
 from optout.store import Store
-from optout.work_queue import BatchObserver, Pacing, QuietObserver, ResultSink, ScheduleOutcome, Scheduler
+from optout.work_queue import AccountJob, BatchObserver, Pacing, QuietObserver
 
 # Outcomes worth another try later (`--resume`): everything else is final for this batch.
 RETRYABLE_OUTCOMES = frozenset({AccountOutcome.RATE_LIMITED})
@@ -123,7 +120,7 @@ def run_batch(settings: Settings, request: BatchRequest, *, observer: BatchObser
     plan = plan_batch(request)
     credentials = CredentialStore(settings)
     check_keyring(credentials, plan.entries)
-    with run_lock(settings, "batch"), Store.open(settings) as store:
+    with open_history(settings, "batch") as store:
         run_id, earlier = _open_run(store, settings, request, plan)
         try:
             return asyncio.run(_run(settings, request, plan, store, credentials, run_id, earlier, observer))
@@ -182,11 +179,13 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
         observer.notice(f"Resuming batch run {run_id}: {len(final_before)} account(s) already done, {len(todo)} to go.")
     for result in final_before.values():
         observer.finished(result)
-    scheduled = ScheduleOutcome()
+    scheduled = AccountsOutcome()
     if todo:
-        policy_version = await policy.version_for_receipts(settings, store)
-        scheduled = await _schedule(settings, plan, credentials, pacing, observer,
-                                    lambda result: store.record_result(run_id, result), todo, policy_version)
+        mode = Mode(plan.params["mode"])
+        jobs = [AccountJob(e.handle, tuple(e.settings) if e.settings is not None else tuple(plan.default_ids))
+                for e in todo]
+        scheduled = await run_accounts(settings, jobs, mode=mode, history=store, run_id=run_id, pacing=pacing,
+                                       credentials=credentials, observer=observer)
     report = _report(request, plan, run_id, final_before, scheduled, pacing)
     if request.report_file:
         receipts = [Path(r.receipt) for r in report.results if r.receipt and Path(r.receipt).is_file()]
@@ -199,30 +198,8 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
     return report
 
 
-async def _schedule(settings: Settings, plan: _Plan, credentials: CredentialStore, pacing: Pacing,
-                    observer: BatchObserver, sink: ResultSink, todo: list[AccountEntry],
-                    policy_version: str | None) -> ScheduleOutcome:
-    async with open_browser(settings) as browser:
-        mode = Mode(plan.params["mode"])
-
-        async def work(entry: AccountEntry) -> AccountResult:
-            ids = list(entry.settings) if entry.settings is not None else plan.default_ids
-            return await run_account(browser, entry.key, settings, mode=mode, setting_ids=ids,
-                                     store=credentials, prompter=None, policy_version=policy_version)
-
-        try:
-            return await Scheduler(work, pacing, on_result=sink, observer=observer).run(todo)
-        except PlaywrightError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise EnvironmentProblem(
-                f"The browser stopped in the middle of the batch ({first}). Every account that finished is "
-                "saved in the history.",
-                hint="Run the same command with --resume to do the rest.",
-            ) from None
-
-
 def _report(request: BatchRequest, plan: _Plan, run_id: int, final_before: dict[str, AccountResult],
-            scheduled: ScheduleOutcome, pacing: Pacing) -> BatchReport:
+            scheduled: AccountsOutcome, pacing: Pacing) -> BatchReport:
     by_handle = {**final_before, **{r.handle: r for r in scheduled.results}}
     results = [by_handle[e.key] for e in plan.entries if e.key in by_handle]
     exit_code = overall_exit_code(results)
@@ -233,7 +210,7 @@ def _report(request: BatchRequest, plan: _Plan, run_id: int, final_before: dict[
         run_id=run_id, file=str(request.file), shard=request.shard, mode=Mode(plan.params["mode"]),
         resumed=bool(final_before) or request.resume or bool(request.run_id), results=results,
         done_before=[h for h in (e.key for e in plan.entries) if h in final_before],
-        not_started=[normalize_handle(h) for h in scheduled.not_started], breaker_opened=scheduled.breaker_opened,
+        not_started=scheduled.not_started, breaker_opened=scheduled.breaker_opened,
         max_challenges=pacing.max_challenges, rate_limit_waits=scheduled.rate_limit_waits,
         final_pace_s=scheduled.final_pace_s, finished=not leftover and len(results) == len(plan.entries),
         exit_code=int(exit_code),

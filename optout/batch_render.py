@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optout.accounts_file import AccountEntry
+from optout.work_queue import AccountJob
 from optout.accounts_import import ImportReport
 from optout.batch import BatchReport
 from optout.models import AccountResult
@@ -44,7 +44,7 @@ class BatchProgress:
     def begin(self, total: int) -> None:
         self.progress.update(self.task, total=total)
 
-    def started(self, entry: AccountEntry, attempt: int) -> None:
+    def started(self, entry: AccountJob, attempt: int) -> None:
         pass
 
     def finished(self, result: AccountResult) -> None:

@@ -102,17 +102,22 @@ def _pool_options(ctx: typer.Context, concurrency: int | None, pace: float | Non
 
 
 def _opt_out(ctx: typer.Context, handles: list[str], mode, setting, all_, out, as_json: bool, title: str) -> None:
-    from optout import catalog, runner
-    from optout.models import overall_exit_code
+    from optout import catalog
+    from optout.accounts import ensure_stored
+    from optout.credentials import CredentialStore
+    from optout.orchestrator import opt_out
     from optout.prompts import Prompter
-    from optout.render import print_results
+    from optout.render import print_not_started, print_results
 
     if out is not None:
         state(ctx).overrides["evidence_dir"] = out
+    settings, prompter = state(ctx).settings, Prompter()
     ids = [spec.id for spec in catalog.select(setting, everything=all_)]
-    results = runner.run(state(ctx).settings, handles, mode=mode, setting_ids=ids, prompter=Prompter())
-    print_results(results, as_json=as_json, title=title)
-    done(overall_exit_code(results))
+    ensure_stored(CredentialStore(settings), handles, prompter, sys.stdin)  # a first run asks for the password
+    outcome = opt_out(settings, handles, mode=mode, setting_ids=ids, prompter=prompter)
+    print_results(outcome.results, as_json=as_json, title=title)
+    print_not_started(outcome.not_started)
+    done(outcome.exit_code)
 
 
 @app.command()
@@ -473,7 +478,7 @@ def login(
     from optout.credentials import CredentialStore
     from optout.prompts import Prompter
     from optout.render import print_login
-    from optout.x.login import login_account
+    from optout.login_flow import login_account
 
     settings = state(ctx).settings
     report = asyncio.run(login_account(settings, handle, store=CredentialStore(settings), prompter=Prompter(),

@@ -3,7 +3,7 @@ the CLI catches the base class at the top so users never see a traceback for the
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
@@ -15,6 +15,30 @@ class ExitCode(IntEnum):
     NEEDS_HUMAN = 3  # captcha, email code, denied login: run `optout login --interactive`
     DRIFT = 4  # check-only mode found a setting switched on
     ENVIRONMENT = 5  # no browser, no keyring, unreachable base URL
+
+
+class AccountOutcome(StrEnum):
+    """How one account's run ended; every AccountFailure names the one it leads to."""
+
+    OK = "ok"
+    DRIFT = "drift"
+    LOGIN_FAILED = "login_failed"
+    NEEDS_HUMAN = "needs_human"
+    RATE_LIMITED = "rate_limited"
+    UI_CHANGED = "ui_changed"
+    VERIFY_FAILED = "verify_failed"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT_BY_OUTCOME.get(self, ExitCode.FAILED)
+
+
+_EXIT_BY_OUTCOME = {
+    AccountOutcome.OK: ExitCode.OK,
+    AccountOutcome.DRIFT: ExitCode.DRIFT,
+    AccountOutcome.NEEDS_HUMAN: ExitCode.NEEDS_HUMAN,
+}
 
 
 class OptoutError(Exception):
@@ -54,7 +78,7 @@ class UnknownAccount(BadInput):
 class AccountFailure(OptoutError):
     """A failure of one account: it ends that account's run with `outcome`, but a batch goes on."""
 
-    outcome: str = "error"
+    outcome: AccountOutcome = AccountOutcome.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None, url: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -62,16 +86,16 @@ class AccountFailure(OptoutError):
 
 
 class LoginFailed(AccountFailure):
-    outcome = "login_failed"
+    outcome = AccountOutcome.LOGIN_FAILED
 
 
 class NeedsHuman(AccountFailure):
-    outcome = "needs_human"
+    outcome = AccountOutcome.NEEDS_HUMAN
     exit_code = ExitCode.NEEDS_HUMAN
 
 
 class RateLimited(AccountFailure):
-    outcome = "rate_limited"
+    outcome = AccountOutcome.RATE_LIMITED
 
     def __init__(self, message: str, *, reset_at: float | None = None, **kw) -> None:
         super().__init__(message, **kw)
@@ -79,7 +103,15 @@ class RateLimited(AccountFailure):
 
 
 class UiChanged(AccountFailure):
-    outcome = "ui_changed"
+    outcome = AccountOutcome.UI_CHANGED
+
+
+class SessionLost(AccountFailure):
+    """X sent the page to its login screen mid-run: the session ended (expired or logged out)."""
+
+
+class XKeepsFailing(AccountFailure):
+    """X answered "Something went wrong" on every retry."""
 
 
 class LockBusy(OptoutError):
@@ -93,3 +125,9 @@ class PolicyUnreadable(OptoutError):
     Never recorded as a new policy version."""
 
     exit_code = ExitCode.FAILED
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (its type name when it has no text): enough to say what failed
+    without the call log Playwright appends below it."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

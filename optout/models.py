@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from optout.errors import ExitCode
+from optout.errors import AccountOutcome, ExitCode  # AccountOutcome lives with the failures that lead to it
 
 
 def utcnow() -> datetime:
@@ -31,28 +31,6 @@ class SettingOutcome(StrEnum):
     @property
     def is_ok(self) -> bool:
         return self in (SettingOutcome.ALREADY_OFF, SettingOutcome.TURNED_OFF, SettingOutcome.WOULD_TURN_OFF)
-
-
-class AccountOutcome(StrEnum):
-    OK = "ok"
-    DRIFT = "drift"
-    LOGIN_FAILED = "login_failed"
-    NEEDS_HUMAN = "needs_human"
-    RATE_LIMITED = "rate_limited"
-    UI_CHANGED = "ui_changed"
-    VERIFY_FAILED = "verify_failed"
-    ERROR = "error"
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return _EXIT_BY_OUTCOME.get(self, ExitCode.FAILED)
-
-
-_EXIT_BY_OUTCOME = {
-    AccountOutcome.OK: ExitCode.OK,
-    AccountOutcome.DRIFT: ExitCode.DRIFT,
-    AccountOutcome.NEEDS_HUMAN: ExitCode.NEEDS_HUMAN,
-}
 
 
 class SettingResult(BaseModel):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from optout.credentials import normalize_handle
 from optout.errors import BadInput
 from optout.evidence import (PRUNED, RECEIPT, PrunedReceipt, Receipt, chain_head, chain_lock, load_pruned,
                              sha256_file)
@@ -60,7 +61,7 @@ def prune(root: Path, older_than_days: float, *, handles: Sequence[str] | None =
         raise BadInput(f"There is no evidence folder at {root}.", hint="Nothing to prune yet.")
     report = PruneReport(root=str(root), older_than_days=older_than_days, dry_run=dry_run,
                          cutoff=utcnow() - timedelta(days=older_than_days))
-    wanted = {h.lstrip("@").lower() for h in handles} if handles else None
+    wanted = {normalize_handle(h) for h in handles} if handles else None
     for handle_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if wanted is None or handle_dir.name.lower() in wanted:
             with chain_lock(handle_dir):

@@ -17,19 +17,17 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from optout import catalog, notify, policy
-from optout.accounts_file import AccountEntry
 from optout.browser import BrowserSession, open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
 from optout.errors import BadInput, ExitCode, OptoutError, PolicyUnreadable, UnknownAccount
-from optout.lock import run_lock
 from optout.logs import configure_file_log
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.policy import PolicyCheck, PolicyDiff
 from optout.prune import prune
-from optout.runner import run_account
+from optout.orchestrator import open_history, pacing_from, run_accounts
 from optout.store import Store
-from optout.work_queue import BatchObserver, Pacing, QuietObserver, Scheduler
+from optout.work_queue import AccountJob, BatchObserver, QuietObserver
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ async def recheck(settings: Settings, handles: Sequence[str] = (), *, all_accoun
     configure_file_log(settings)
     credentials = CredentialStore(settings)
     keys = select_handles(credentials, handles, all_accounts)
-    with run_lock(settings, "recheck"), Store.open(settings) as store:
+    with open_history(settings, "recheck") as store:
         report = RecheckReport()
         snapshot_error = await _read_policy(settings, store, report, browser=None)
         if if_policy_changed and report.policy_baseline and not report.policy_changed:
@@ -131,33 +129,17 @@ async def _read_policy(settings: Settings, store: Store, report: RecheckReport,
 async def _accounts(settings: Settings, store: Store, report: RecheckReport, browser: BrowserSession,
                     credentials: CredentialStore, keys: list[str], mode: Mode, prompter,
                     observer: BatchObserver | None) -> None:
-    """The accounts through the work queue (batch mode's pacing, rate-limit retries and challenge breaker),
-    each result committed to the history as soon as it is known. A person at the terminal is asked for a
-    code only when accounts run one at a time: concurrent questions could not say which login they feed."""
+    """The accounts through run_accounts (the work queue: pacing, rate-limit retries and the challenge
+    breaker), each with the settings its last opt-out applied, in the browser the policy read may have used."""
     report.run_id = store.start_run("recheck", settings.base_url)
     policy_version = report.policy.current.receipt_label if report.policy else None
     known = set(catalog.all_ids())  # a setting dropped from the catalog since is not re-checked
-    entries = [AccountEntry(handle=key, settings=tuple(i for i in store.applied_settings(key) if i in known) or None)
-               for key in keys]
-    pacing = Pacing(concurrency=settings.concurrency, pace_s=settings.pace_s, max_challenges=settings.max_challenges,
-                    rate_limit_max_wait_s=settings.rate_limit_max_wait_s, slow_pace_s=settings.rate_limit_slow_pace_s)
-    asker = prompter if pacing.concurrency == 1 else None
-
-    async def work(entry: AccountEntry) -> AccountResult:
-        return await run_account(browser, entry.key, settings, mode=mode, setting_ids=entry.settings, store=credentials,
-                                 prompter=asker, policy_version=policy_version)
-
-    def finished(result: AccountResult) -> None:
-        store.record_result(report.run_id, result)
-        log.info("recheck: @%s %s%s; %s", result.handle, result.outcome, " (fresh login)" if result.logged_in else "",
-                 ", ".join(f"{s.setting}={s.outcome}" for s in result.settings) or "no settings read")
-
-    (observer or QuietObserver()).begin(len(entries))
-    done = await Scheduler(work, pacing, on_result=finished, observer=observer).run(entries)
-    by_handle = {r.handle: r for r in done.results}
-    report.results = [by_handle[k] for k in keys if k in by_handle]
-    report.not_started = [normalize_handle(h) for h in done.not_started]
-    report.breaker_opened = done.breaker_opened
+    jobs = [AccountJob(key, tuple(i for i in store.applied_settings(key) if i in known) or None) for key in keys]
+    (observer or QuietObserver()).begin(len(jobs))
+    done = await run_accounts(settings, jobs, mode=mode, history=store, run_id=report.run_id,
+                              pacing=pacing_from(settings), credentials=credentials, prompter=prompter,
+                              observer=observer, policy_version=policy_version, browser=browser)
+    report.results, report.not_started, report.breaker_opened = done.results, done.not_started, done.breaker_opened
 
 
 def _finish(settings: Settings, store: Store, report: RecheckReport, notify_always: bool) -> None:

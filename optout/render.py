@@ -93,6 +93,14 @@ def print_results(results: list[AccountResult], *, as_json: bool, title: str | N
             console.print(line)
 
 
+def print_not_started(handles: list[str]) -> None:
+    """Accounts the challenge breaker kept back (to stderr: --json output stays the results list)."""
+    if handles:
+        err_console.print(f"[red]Not started[/red] ({len(handles)}): {', '.join('@' + h for h in handles)}: several "
+                          "logins in a row met a challenge, so no new account was started. Log in to one by hand "
+                          "(`optout login --interactive HANDLE`) and try again later.", highlight=False, soft_wrap=True)
+
+
 def print_error(error: OptoutError, *, as_json: bool = False) -> None:
     if as_json:
         print_json({"error": type(error).__name__, "message": error.message, "hint": error.hint,

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
 from optout import __version__
+from optout.credentials import normalize_handle
 from optout.errors import BadInput
 from optout.evidence import Receipt, chain_head, load_pruned, sha256_file
 from optout.files import write_private
@@ -40,7 +41,7 @@ def latest_receipts(evidence_root: Path, handles: list[str] | None = None) -> li
     root = Path(evidence_root)
     if not root.is_dir():
         raise BadInput(f"There is no evidence at {root} yet.", hint="Run `optout run HANDLE` first.")
-    wanted = {h.lstrip("@").lower() for h in handles} if handles else None
+    wanted = {normalize_handle(h) for h in handles} if handles else None
     found = []
     for handle_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if wanted is not None and handle_dir.name.lower() not in wanted:

@@ -1,5 +1,6 @@
 """The one work function: one account, one fresh browser context, every setting asked for, evidence and
-a receipt. run, check, recheck and batch all call `run_account`; none of them re-implements a step.
+a receipt. run, check, recheck and batch all reach it through optout.orchestrator.run_accounts; none of
+them re-implements a step.
 
 It never raises for a failure of the account (bad password, captcha, rate limit, changed page): those
 become the result's outcome, with a receipt and a screenshot of where it stopped. Only problems of the
@@ -8,29 +9,25 @@ machine itself (no keyring, browser gone) propagate.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
-from optout import __version__, catalog, policy
-from optout.accounts import add_account
-from optout.browser import BrowserSession, open_browser
+from optout import __version__, catalog
+from optout.browser import BrowserSession
 from optout.catalog import SettingSpec
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
-from optout.errors import AccountFailure, EnvironmentProblem, OptoutError, UnknownAccount
+from optout.errors import AccountFailure, EnvironmentProblem, OptoutError, first_line
 from optout.evidence import EvidenceRun, Failure, Receipt, SettingRecord, sha256_file
-from optout.lock import run_lock
-from optout.models import AccountOutcome, AccountResult, Mode, SettingOutcome, overall_exit_code, utcnow
+from optout.models import AccountOutcome, AccountResult, Mode, SettingOutcome, utcnow
 from optout.prompts import Prompter
-from optout.store import Store
 from optout.x import settings as driver
 from optout.x.login import ensure_session
+from optout.x.responses import XResponses
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +72,11 @@ class _AccountJob:
         self.records: list[SettingRecord] = []
         self.failure: Failure | None = None
         self.current: str | None = None  # the setting being worked on, for the failure record
+        self.responses: XResponses | None = None  # the account page's watcher of X's answers
 
     async def run(self, context: BrowserContext, specs: list[SettingSpec]) -> None:
         page = await context.new_page()
-        driver.watch_rate_limits(page)
+        self.responses = XResponses(page)  # X's answers on this page, for the login and the settings
         try:
             await self._login(context, page)
             for spec in specs:
@@ -95,7 +93,7 @@ class _AccountJob:
             await self._fail(page, AccountOutcome.ERROR, exc.message, exc.hint, None)
         except PlaywrightError as exc:
             # Playwright's first line names the call and the timeout; never a typed value.
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             await self._fail(page, AccountOutcome.ERROR, f"The browser step failed: {first}", None, None)
         except Exception as exc:  # a bug of ours must cost one account, not the whole batch
             log.exception("unexpected error for @%s", self.result.handle)
@@ -107,7 +105,7 @@ class _AccountJob:
     async def _login(self, context: BrowserContext, page: Page) -> None:
         self.result.logged_in = await ensure_session(
             context, page, self.result.handle, self.store, self.settings,
-            prompter=self.prompter, shots_dir=self.evidence.dir,
+            responses=self.responses, prompter=self.prompter, shots_dir=self.evidence.dir,
         ) or self.result.logged_in
 
     async def _setting_with_relogin(self, context: BrowserContext, page: Page, spec: SettingSpec) -> SettingRecord:
@@ -121,7 +119,7 @@ class _AccountJob:
     async def _setting(self, page: Page, spec: SettingSpec) -> SettingRecord:
         record = SettingRecord(setting=spec.id, outcome=SettingOutcome.NOT_FOUND, at=utcnow())
         try:
-            record.route = await driver.open_setting(page, spec, self.settings)
+            record.route = await driver.open_setting(page, spec, self.settings, self.responses)
             record.url = page.url
             states = await driver.read_boxes(page, spec)
             positions, record.before = list(states), driver.is_on(spec, states)
@@ -149,7 +147,7 @@ class _AccountJob:
             record.outcome, record.message = SettingOutcome.WOULD_TURN_OFF, f"Would switch off {spec.title}."
 
     async def _switch_off(self, page: Page, spec: SettingSpec, record: SettingRecord, positions: list[int]) -> None:
-        save = await driver.switch_off(page, spec, self.settings)
+        save = await driver.switch_off(page, spec, self.settings, self.responses)
         record.api_fields_saved = save.fields
         record.after = await driver.read_state(page, spec)
         record.verified_after_reload = True
@@ -208,51 +206,3 @@ def _account_outcome(mode: Mode, records: list[SettingRecord]) -> AccountOutcome
     if SettingOutcome.DRIFT in outcomes:
         return AccountOutcome.DRIFT
     return AccountOutcome.OK
-
-
-def _ensure_known(store: CredentialStore, handle: str, prompter: Prompter | None) -> None:
-    """A first run asks for the password (hidden) and optional TOTP secret and keeps them in the keyring;
-    with nobody at the terminal it stops before starting a browser."""
-    if store.has(handle) or store.load_session(handle) is not None:
-        return
-    if prompter is None or not prompter.interactive:
-        raise UnknownAccount(
-            f"No password is stored for @{handle}.",
-            hint=f"Add it first: `optout accounts add {handle}` (or pipe it with --password-stdin).",
-        )
-    add_account(store, handle, prompter=prompter, stdin=sys.stdin)
-
-
-async def run_handles(
-    settings: Settings,
-    handles: Sequence[str],
-    *,
-    mode: Mode,
-    setting_ids: Sequence[str] | None = None,
-    store: CredentialStore | None = None,
-    prompter: Prompter | None = None,
-) -> list[AccountResult]:
-    """One browser, the accounts one after another (batch mode adds concurrency and pacing); each
-    result goes to the history database as soon as it is known."""
-    store = store or CredentialStore(settings)
-    keys = [normalize_handle(h) for h in handles]  # a typo fails before the browser starts
-    for key in keys:
-        _ensure_known(store, key, prompter)
-    catalog.select(list(setting_ids) if setting_ids else None)
-    command = "run" if mode is Mode.APPLY else str(mode)
-    results: list[AccountResult] = []
-    with run_lock(settings, command), Store.open(settings) as history:
-        run_id = history.start_run(command, settings.base_url)
-        policy_version = await policy.version_for_receipts(settings, history)
-        async with open_browser(settings) as browser:
-            for key in keys:
-                results.append(await run_account(browser, key, settings, mode=mode, setting_ids=setting_ids,
-                                                  store=store, prompter=prompter, policy_version=policy_version))
-                history.record_result(run_id, results[-1])
-        history.finish_run(run_id, overall_exit_code(results))
-    return results
-
-
-def run(settings: Settings, handles: Sequence[str], **kwargs) -> list[AccountResult]:
-    """`run_handles` for synchronous callers (the CLI)."""
-    return asyncio.run(run_handles(settings, handles, **kwargs))

@@ -196,10 +196,6 @@ class Store:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def integrity(self) -> str:
-        """'ok' when SQLite finds the file sound."""
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
-
     # ---- runs and results ----
 
     def start_run(self, command: str, base_url: str) -> int:
@@ -235,23 +231,8 @@ class Store:
             )
             return result_id
 
-    def finished_handles(self, run_id: int) -> set[str]:
-        """Accounts of run `run_id` whose result is recorded: a resumed batch skips these."""
-        rows = self.conn.execute("SELECT DISTINCT handle FROM account_results WHERE run_id = ?", (run_id,))
-        return {r["handle"] for r in rows}
-
     def run(self, run_id: int) -> RunRow | None:
         row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return RunRow(**dict(row)) if row else None
-
-    def latest_run(self, command: str | None = None, *, unfinished: bool = False) -> RunRow | None:
-        """The newest run (of `command`, if given; only those never finished, with unfinished=True)."""
-        sql, params = "SELECT * FROM runs WHERE 1=1", []
-        if command:
-            sql, params = sql + " AND command = ?", [command]
-        if unfinished:
-            sql += " AND finished_at IS NULL"
-        row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
         return RunRow(**dict(row)) if row else None
 
     def history(self, handle: str | None = None, limit: int = 20) -> list[HistoryEntry]:

@@ -17,14 +17,23 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from optout.accounts_file import AccountEntry
 from optout.models import AccountOutcome, AccountResult
 
 DEFAULT_RATE_LIMIT_WAIT_S = 60.0  # when X gives no reset time
 MIN_RATE_LIMIT_WAIT_S = 1.0  # X's reset time is in whole seconds: never retry before it has surely passed
 MAX_PACE_S = 120.0  # however often X rate-limits, the pool still starts an account every two minutes
+
+
+@dataclass(frozen=True)
+class AccountJob:
+    """One account for the queue: its handle as the user wrote it, and the setting ids to do (None: the
+    default ones). The queue's own type, so it depends on no input file format."""
+
+    handle: str
+    settings: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -48,7 +57,7 @@ class BatchObserver(Protocol):
     """What the progress display hears about (QuietObserver: no-ops)."""
 
     def begin(self, total: int) -> None: ...
-    def started(self, entry: AccountEntry, attempt: int) -> None: ...
+    def started(self, entry: AccountJob, attempt: int) -> None: ...
     def finished(self, result: AccountResult) -> None: ...
     def notice(self, message: str) -> None: ...
 
@@ -57,7 +66,7 @@ class QuietObserver:
     def begin(self, total: int) -> None:
         pass
 
-    def started(self, entry: AccountEntry, attempt: int) -> None:
+    def started(self, entry: AccountJob, attempt: int) -> None:
         pass
 
     def finished(self, result: AccountResult) -> None:
@@ -132,7 +141,7 @@ class ChallengeBreaker:
 
 @dataclass
 class _Job:
-    entry: AccountEntry
+    entry: AccountJob
     attempt: int = 0
 
 
@@ -145,7 +154,7 @@ class ScheduleOutcome:
     final_pace_s: float = 0.0
 
 
-WorkFn = Callable[[AccountEntry], Awaitable[AccountResult]]
+WorkFn = Callable[[AccountJob], Awaitable[AccountResult]]
 ResultSink = Callable[[AccountResult], None]
 
 
@@ -164,7 +173,7 @@ class Scheduler:
         self.breaker = ChallengeBreaker(pacing.max_challenges)
         self.outcome = ScheduleOutcome()
 
-    async def run(self, entries: Sequence[AccountEntry]) -> ScheduleOutcome:
+    async def run(self, entries: Sequence[AccountJob]) -> ScheduleOutcome:
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._outstanding = len(entries)
         self._timers: set[asyncio.Task] = set()
@@ -224,7 +233,8 @@ class Scheduler:
         pace = self.pacer.slow_down(self.pacing.slow_pace_s)
         self.outcome.rate_limit_waits += 1
         self.observer.notice(
-            f"@{job.entry.handle} was rate limited: retrying in {wait:.0f} s; from now on an account "
+            f"@{job.entry.handle} was rate limited: retrying in {wait:.0f} s (at "
+            f"{datetime.fromtimestamp(self.clock.wall() + wait):%H:%M:%S}); from now on an account "
             f"starts every {pace:.0f} s or so."
         )
         timer = asyncio.create_task(self._requeue(_Job(job.entry, job.attempt + 1), wait))

@@ -222,6 +222,17 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
             assert len(truth["logins"]) == 1
     again = env.run("batch", str(path), "--resume")
     assert again.returncode == 2 and "no unfinished batch" in again.stderr
+    # --run-id: a finished run, an unknown one and another file's are refused before anything runs
+    seq = max(r["seq"] for r in env.replica.admin.requests())
+    refusals = {
+        f"Batch run {run_id} already finished": env.run("batch", str(path), "--run-id", str(run_id)),
+        f"with run id {run_id + 100} to resume": env.run("batch", str(path), "--run-id", str(run_id + 100)),
+        f"Run {run_id} was a batch of": env.run("batch", str(accounts_file(tmp_path, handles[:2], "other.toml")),
+                                                 "--run-id", str(run_id)),
+    }
+    for said, proc in refusals.items():
+        assert proc.returncode == 2 and said in " ".join(proc.stderr.split()), proc.stderr
+    assert env.replica.admin.requests(since=seq) == []
     scan(env, [password_of(h) for h in handles])
 
 

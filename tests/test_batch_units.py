@@ -11,7 +11,7 @@ import string
 import pytest
 
 from optout.accounts_file import AccountEntry, load_accounts
-from optout.work_queue import Clock, Pacing, Scheduler
+from optout.work_queue import AccountJob, Clock, Pacing, Scheduler
 from optout.errors import BadInput, ExitCode
 from optout.models import AccountOutcome, AccountResult, Mode
 from optout.shard import parse_shard, partition, shard_number
@@ -165,8 +165,8 @@ def test_bad_shards(text):
 # ---- scheduler -------------------------------------------------------------------------------------
 
 
-def entries(n: int) -> list[AccountEntry]:
-    return [AccountEntry(handle=f"acct{i:02d}") for i in range(n)]
+def entries(n: int) -> list[AccountJob]:
+    return [AccountJob(handle=f"acct{i:02d}") for i in range(n)]
 
 
 class FakeClock(Clock):
@@ -198,7 +198,7 @@ class FakeWork:
         self.peak = 0
         self.calls: list[tuple[str, float]] = []
 
-    async def __call__(self, entry: AccountEntry) -> AccountResult:
+    async def __call__(self, entry: AccountJob) -> AccountResult:
         self.calls.append((entry.handle, self.clock.monotonic()))
         self.running += 1
         self.peak = max(self.peak, self.running)

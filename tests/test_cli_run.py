@@ -11,6 +11,7 @@ import uuid
 from optout.config import load_settings
 from optout.credentials import CredentialStore
 from secrets_scan import find_leaks
+from terminal import run_in_terminal
 
 PASSWORD = "s3cret-" + uuid.uuid4().hex[:10]
 BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_grok_training"
@@ -112,3 +113,17 @@ def test_selected_settings_and_failures_exit_1(optout_env, fresh_replica):
     truth = replica.admin.get_account(handle)["settings"]
     assert truth[GROK] is True  # not asked for
     assert find_leaks([PASSWORD], files=env.written_files(), texts=env.outputs) == []
+
+
+def test_first_run_at_a_terminal_asks_for_the_password(optout_env, fresh_replica):
+    """No password stored yet: `optout run` at a terminal asks for it (twice, hidden) and for no TOTP,
+    keeps it in the keyring, then opts out; nothing typed is echoed or written."""
+    env, replica = optout_env, fresh_replica
+    handle = "first_" + uuid.uuid4().hex[:8]
+    replica.admin.add_account({"handle": handle, "password": PASSWORD})
+    shown = run_in_terminal(env, ["run", handle, "-s", "business-partners"], [PASSWORD, PASSWORD, "n"])
+    assert f"X password for @{handle}" in shown and "turned_off" in shown
+    assert replica.admin.get_account(handle)["settings"][BP] is False
+    store = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"]))
+    assert store.get(handle).password.get_secret_value() == PASSWORD
+    assert find_leaks([PASSWORD], files=env.written_files(), texts=[shown]) == []

@@ -18,6 +18,7 @@ from optout.credentials import Credentials, CredentialStore
 from optout.errors import LoginFailed, NeedsHuman, UiChanged, UnknownAccount
 from optout.prompts import Prompter
 from optout.x.login import ensure_session
+from optout.x.responses import XResponses
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FLOWS = ("legacy", "new")
@@ -97,7 +98,7 @@ class MailboxReader:
 @pytest.mark.parametrize("flow,language", [("legacy", "en"), ("new", "en"), ("legacy", "de"), ("new", "es"), ("new", "ja")])
 async def test_fresh_login_then_reuse(flow, language, replica, store, settings, page, browser):
     handle, _ = account(replica, store, flow=flow, language=language)
-    assert await ensure_session(page.context, page, "@" + handle.upper(), store, settings) is True
+    assert await ensure_session(page.context, page, "@" + handle.upper(), store, settings, responses=XResponses(page)) is True
     history = logins(replica, handle)
     assert [(h["flow"], h["outcome"], h["password_tried"]) for h in history] == [(flow, "success", True)]
     assert store.load_session(handle) is not None
@@ -106,7 +107,7 @@ async def test_fresh_login_then_reuse(flow, language, replica, store, settings, 
     context = await browser.new_context()
     later = await context.new_page()
     since = last_seq(replica)
-    assert await ensure_session(context, later, handle, store, settings) is False
+    assert await ensure_session(context, later, handle, store, settings, responses=XResponses(later)) is False
     await context.close()
     assert login_requests(replica, since) == []
     assert len(logins(replica, handle)) == 1
@@ -115,11 +116,11 @@ async def test_fresh_login_then_reuse(flow, language, replica, store, settings, 
 
 async def test_expired_session_leads_to_exactly_one_login(replica, store, settings, page, browser):
     handle, _ = account(replica, store)
-    assert await ensure_session(page.context, page, handle, store, settings) is True
+    assert await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page)) is True
     replica.admin.expire_sessions(handle)
     context = await browser.new_context()
     later = await context.new_page()
-    assert await ensure_session(context, later, handle, store, settings) is True
+    assert await ensure_session(context, later, handle, store, settings, responses=XResponses(later)) is True
     await context.close()
     assert [h["outcome"] for h in logins(replica, handle)] == ["success", "success"]
 
@@ -129,7 +130,7 @@ async def test_totp_from_the_keyring(flow, language, replica, store, settings, p
     secret = pyotp.random_base32()
     handle, _ = account(replica, store, flow=flow, language=language, totp_secret=secret,
                         stored={"totp_secret": secret})
-    assert await ensure_session(page.context, page, handle, store, settings) is True
+    assert await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page)) is True
     assert logins(replica, handle)[-1]["outcome"] == "success"
 
 
@@ -143,13 +144,13 @@ async def test_totp_prompted_when_none_is_stored(replica, store, settings, page)
         def ask(self, question, secret_=True):
             return pyotp.TOTP(secret).now()
 
-    assert await ensure_session(page.context, page, handle, store, settings, prompter=Person()) is True
+    assert await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), prompter=Person()) is True
 
 
 async def test_totp_needed_but_nobody_there(replica, store, settings, page, tmp_path):
     handle, _ = account(replica, store, totp_secret=pyotp.random_base32())
     with pytest.raises(NeedsHuman):
-        await ensure_session(page.context, page, handle, store, settings, prompter=Prompter(interactive=False),
+        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), prompter=Prompter(interactive=False),
                              shots_dir=tmp_path)
     assert list(tmp_path.glob("login-needs_human-*.png"))
 
@@ -158,14 +159,14 @@ async def test_totp_needed_but_nobody_there(replica, store, settings, page, tmp_
 async def test_unusual_activity_answered_with_the_stored_phone(flow, replica, store, settings, page):
     handle, _ = account(replica, store, flow=flow, unusual_activity=True, phone="+1 555 010 0999",
                         stored={"phone": "+15550100999"})
-    assert await ensure_session(page.context, page, handle, store, settings) is True
+    assert await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page)) is True
     assert logins(replica, handle)[-1]["identifier_ok"] is True
 
 
 async def test_unusual_activity_without_answer_needs_a_human(replica, store, settings, page, tmp_path):
     handle, _ = account(replica, store, unusual_activity=True)
     with pytest.raises(NeedsHuman) as caught:
-        await ensure_session(page.context, page, handle, store, settings, shots_dir=tmp_path)
+        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), shots_dir=tmp_path)
     assert caught.value.outcome == "needs_human"
     assert logins(replica, handle)[-1]["password_tried"] is False
 
@@ -174,7 +175,7 @@ async def test_unusual_activity_without_answer_needs_a_human(replica, store, set
 async def test_email_code_typed_by_the_person(flow, replica, store, settings, page):
     handle, _ = account(replica, store, flow=flow, email_code=True)
     person = MailboxReader(replica, handle)
-    assert await ensure_session(page.context, page, handle, store, settings, prompter=person) is True
+    assert await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), prompter=person) is True
     assert len(person.questions) == 1
     assert logins(replica, handle)[-1]["outcome"] == "success"
 
@@ -183,7 +184,7 @@ async def test_email_code_typed_by_the_person(flow, replica, store, settings, pa
 async def test_email_code_unattended_needs_a_human(flow, replica, store, settings, page, tmp_path):
     handle, _ = account(replica, store, flow=flow, email_code=True)
     with pytest.raises(NeedsHuman) as caught:
-        await ensure_session(page.context, page, handle, store, settings, prompter=Prompter(interactive=False),
+        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), prompter=Prompter(interactive=False),
                              shots_dir=tmp_path)
     assert "email" in caught.value.message
     assert logins(replica, handle)[-1]["outcome"] == "email_code"
@@ -198,7 +199,7 @@ async def test_wrong_password_is_tried_exactly_once(flow, replica, store, settin
     handle, _ = account(replica, store, flow=flow)
     store.save(Credentials(handle=handle, password=SecretStr("not-the-password-" + uuid.uuid4().hex[:6])))
     with pytest.raises(LoginFailed) as caught:
-        await ensure_session(page.context, page, handle, store, settings, shots_dir=tmp_path)
+        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), shots_dir=tmp_path)
     history = logins(replica, handle)
     assert [(h["password_tried"], h["outcome"]) for h in history] == [(True, "wrong_password")]
     assert caught.value.outcome == "login_failed"
@@ -214,7 +215,7 @@ async def test_unknown_account_fails_at_once(flow, replica, store, settings, pag
             status=302, headers={"Location": replica.base_url + "/i/jf/onboarding/web?mode=login"}))
     seq = last_seq(replica)
     with pytest.raises(LoginFailed) as caught:
-        await ensure_session(page.context, page, handle, store, settings, shots_dir=tmp_path)
+        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), shots_dir=tmp_path)
     await page.unroute("**/i/flow/login*")
     assert handle in caught.value.message
     refused = [r for r in replica.admin.requests(since=seq) if r["method"] == "POST" and r["status"] >= 400]
@@ -226,7 +227,7 @@ async def test_unknown_account_fails_at_once(flow, replica, store, settings, pag
 async def test_refusals_need_a_human(refusal, outcome, flow, replica, store, settings, page, tmp_path):
     handle, _ = account(replica, store, flow=flow, **{refusal: True})
     with pytest.raises(NeedsHuman) as caught:
-        await ensure_session(page.context, page, handle, store, settings, shots_dir=tmp_path)
+        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), shots_dir=tmp_path)
     history = logins(replica, handle)
     assert [(h["password_tried"], h["outcome"]) for h in history] == [(True, outcome)]
     assert caught.value.exit_code == 3
@@ -236,7 +237,7 @@ async def test_refusals_need_a_human(refusal, outcome, flow, replica, store, set
 
 async def test_no_password_stored_is_bad_input(replica, store, settings, page):
     with pytest.raises(UnknownAccount):
-        await ensure_session(page.context, page, "never_added_" + uuid.uuid4().hex[:4], store, settings)
+        await ensure_session(page.context, page, "never_added_" + uuid.uuid4().hex[:4], store, settings, responses=XResponses(page))
 
 
 # ---- X changed its pages ----
@@ -251,7 +252,7 @@ async def test_unrecognised_screen_is_ui_changed_with_a_screenshot(replica, stor
 
     await page.route("**/i/flow/login*", changed_login)
     with pytest.raises(UiChanged) as caught:
-        await ensure_session(page.context, page, handle, store, settings.model_copy(update={"timeout_ms": 2_000}),
+        await ensure_session(page.context, page, handle, store, settings.model_copy(update={"timeout_ms": 2_000}), responses=XResponses(page),
                              shots_dir=tmp_path)
     await page.unroute("**/i/flow/login*")
     assert "/i/flow/login" in caught.value.url
@@ -271,7 +272,7 @@ async def test_stuck_password_screen_is_ui_changed_and_the_password_is_masked(re
 
     await page.route("**/1.1/onboarding/task.json*", hang_password)
     with pytest.raises(UiChanged) as caught:
-        await ensure_session(page.context, page, handle, store, settings.model_copy(update={"timeout_ms": 2_000}),
+        await ensure_session(page.context, page, handle, store, settings.model_copy(update={"timeout_ms": 2_000}), responses=XResponses(page),
                              shots_dir=tmp_path)
     shot = next(tmp_path.glob("login-ui_changed-*.png"))
     box = await page.locator("input[name=password]").bounding_box()

@@ -109,3 +109,24 @@ def test_report_command_without_evidence_is_bad_input(tmp_path):
     )
     assert proc.returncode == 2
     assert "no evidence" in proc.stderr.lower()
+
+
+def test_report_command_writes_the_page(tmp_path, page):
+    """`optout report` on real evidence: exit 0, says how many accounts, and the page names each."""
+    import os
+
+    from conftest import run_in_process
+
+    root = tmp_path / "evidence"
+    _evidence(root, "alice", page, AccountOutcome.OK, "#fff")
+    _evidence(root, "bob", page, AccountOutcome.VERIFY_FAILED, "#fee")
+    env = {**os.environ, "OPTOUT_STATE_DIR": str(tmp_path / "state"), "OPTOUT_DATA_DIR": str(tmp_path / "data"),
+           "OPTOUT_CONFIG_FILE": str(tmp_path / "none.toml")}
+    out = tmp_path / "report.html"
+    done = run_in_process(["report", "--evidence", str(root), "--out", str(out), "--link"], input=None, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"Report of 2 account(s): {out}"
+    page.goto(out.as_uri())
+    assert page.locator("section.account").count() == 2
+    assert page.locator("section[data-outcome=verify_failed] h2").inner_text().startswith("@bob")

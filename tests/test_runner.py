@@ -139,6 +139,16 @@ async def test_quiet_revert_is_caught_by_the_reload(world):
     assert world.truth()[BP] is True
 
 
+async def test_setting_found_neither_by_url_nor_menu_is_ui_changed_with_a_screenshot(world):
+    world.account(faults=[{"kind": "not_found", "path": "/settings/grok_settings"}])
+    result = await world.run()
+    assert result.outcome == "ui_changed" and result.outcome.exit_code == 1
+    grok = next(s for s in world.receipt(result).settings if s.setting == "grok-training")
+    assert grok.outcome == "not_found" and "nor through" in grok.message
+    assert (world.tmp_path / result.evidence_dir / "notfound-grok-training.png").is_file()
+    assert world.truth()[GROK] is True and world.truth()[BP] is False  # the other setting still done
+
+
 async def test_moved_page_uses_the_menu_and_says_so(world):
     world.account(faults=[{"kind": "moved", "path": "/settings/grok_settings"}])
     result = await world.run()

@@ -5,6 +5,7 @@ way X can fail. The replica's admin API is the judge of what really changed."""
 from __future__ import annotations
 
 import uuid
+import weakref
 
 import pytest
 import pytest_asyncio
@@ -12,8 +13,9 @@ import pytest_asyncio
 from optout import catalog
 from optout.browser import open_browser
 from optout.config import Settings, load_settings
-from optout.errors import RateLimited
+from optout.errors import RateLimited, XKeepsFailing
 from optout.x import settings as driver
+from optout.x.responses import XResponses
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "correct horse battery staple 42"
@@ -23,6 +25,16 @@ PASSWORD = "correct horse battery staple 42"
 async def chromium(replica):
     async with open_browser(_settings(replica)) as session:
         yield session
+
+
+_WATCHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def watch(page) -> XResponses:
+    """The page's one watcher of X's answers, as the runner attaches it once per account page."""
+    if page not in _WATCHES:
+        _WATCHES[page] = XResponses(page)
+    return _WATCHES[page]
 
 
 def _settings(replica, **kw):
@@ -70,9 +82,9 @@ def _posts(replica, handle):
 
 
 async def _turn_off(page, spec, settings):
-    route = await driver.open_setting(page, spec, settings)
+    route = await driver.open_setting(page, spec, settings, watch(page))
     before = await driver.read_state(page, spec)
-    report = await driver.switch_off(page, spec, settings)
+    report = await driver.switch_off(page, spec, settings, watch(page))
     return route, before, report, await driver.read_state(page, spec)
 
 
@@ -92,9 +104,9 @@ async def test_every_setting_is_switched_off_and_only_it(spec, replica, open_pag
 async def test_already_off_sends_nothing(replica, open_page):
     spec = catalog.BY_ID["business-partners"]
     page, handle = await open_page(settings={spec.api_fields[0]: False})
-    await driver.open_setting(page, spec, _settings(replica))
+    await driver.open_setting(page, spec, _settings(replica), watch(page))
     assert await driver.read_state(page, spec) is False
-    report = await driver.switch_off(page, spec, _settings(replica))
+    report = await driver.switch_off(page, spec, _settings(replica), watch(page))
     assert not report.clicked and _posts(replica, handle) == []
 
 
@@ -153,7 +165,7 @@ async def test_missing_everywhere_is_not_found(replica, open_page):
     spec_gone = catalog.SettingSpec(id="gone", title="Gone", path="/settings/no_such_page", boxes=(0,),
                                     api_fields=("x",))
     with pytest.raises(driver.SettingNotFound):
-        await driver.open_setting(page, spec_gone, _settings(replica))
+        await driver.open_setting(page, spec_gone, _settings(replica), watch(page))
 
 
 @pytest.mark.parametrize("language", ["de", "ja"])
@@ -192,6 +204,17 @@ async def test_something_went_wrong_is_retried(replica, open_page):
     assert (route, before, after) == ("direct", True, False)
 
 
+async def test_x_failing_on_every_retry_is_x_keeps_failing(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page(faults=[{"kind": "went_wrong"}])  # forever
+    with pytest.raises(XKeepsFailing) as caught:
+        await driver.open_setting(page, spec, _settings(replica), watch(page))
+    assert f"after {driver.RETRIES} reloads" in caught.value.message and caught.value.outcome == "error"
+    reads = [r for r in replica.admin.requests(handle=handle) if r["status"] >= 500]
+    assert len(reads) >= driver.RETRIES + 1  # the first read and one per reload, all refused
+    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is True
+
+
 @pytest.mark.parametrize("style", ["429", "code88"])
 async def test_rate_limit_carries_the_reset_time(style, replica, open_page):
     import time
@@ -200,7 +223,7 @@ async def test_rate_limit_carries_the_reset_time(style, replica, open_page):
     page, handle = await open_page()
     replica.admin.add_fault({"kind": "rate_limit", "handle": handle, "style": style, "reset_s": 120})
     with pytest.raises(RateLimited) as err:
-        await driver.open_setting(page, spec, _settings(replica))
+        await driver.open_setting(page, spec, _settings(replica), watch(page))
     assert err.value.reset_at is not None and 100 < err.value.reset_at - time.time() <= 121
     assert "rate" in err.value.message.lower()
 
@@ -212,7 +235,7 @@ async def test_evidence_screenshot_outlines_the_control(replica, open_page, tmp_
 
     spec = catalog.BY_ID["grok-training"]
     page, handle = await open_page()
-    await driver.open_setting(page, spec, _settings(replica))
+    await driver.open_setting(page, spec, _settings(replica), watch(page))
     run = EvidenceRun(tmp_path, handle)
     positions = list(await driver.read_boxes(page, spec))
     outlined = await run.screenshot(page, "before-grok-training", outline=driver.controls(page, spec, positions))

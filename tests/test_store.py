@@ -50,14 +50,13 @@ def test_results_history_and_resume_queries(tmp_path):
         first = db.start_run("batch", "http://x")
         db.record_result(first, _result("alice"))
         db.record_result(first, _result("bob", outcome=AccountOutcome.NEEDS_HUMAN, n_settings=0))
-        assert db.latest_run("batch", unfinished=True).id == first
-        assert db.finished_handles(first) == {"alice", "bob"}
+        assert db.run(first).finished_at is None
+        assert [r.handle for r in db.run_results(first)] == ["alice", "bob"]
         db.finish_run(first, 3)
-        assert db.latest_run("batch", unfinished=True) is None
-        assert db.run(first).exit_code == 3
+        assert db.run(first).finished_at is not None and db.run(first).exit_code == 3
         second = db.start_run("recheck", "http://x")
         db.record_result(second, _result("alice", n_settings=1))
-        assert db.latest_run().id == second and db.latest_run("batch").id == first
+        assert db.run(second).command == "recheck" and db.run(first).command == "batch"
 
         everything = db.history()
         assert [(e.run_id, e.handle) for e in everything] == [(second, "alice"), (first, "bob"), (first, "alice")]
@@ -124,7 +123,7 @@ def test_database_survives_writers_killed_mid_write(tmp_path):
                 reported.append((int(run), handle))
     assert len(reported) > 6
     with Store(path) as db:
-        assert db.integrity() == "ok"
+        assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = {(r["run_id"], r["handle"]) for r in db.conn.execute("SELECT run_id, handle FROM account_results")}
         assert set(reported) <= stored
         partial = db.conn.execute(

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import Locator, Page, Response
@@ -19,8 +17,9 @@ from playwright.async_api import Error as PlaywrightError
 
 from optout.catalog import SettingSpec
 from optout.config import Settings
-from optout.errors import AccountFailure, RateLimited, UiChanged
+from optout.errors import SessionLost, UiChanged, XKeepsFailing  # noqa: F401  (SessionLost: driver.SessionLost)
 from optout.x import screens
+from optout.x.responses import XResponses, rate_limit_of
 
 RETRIES = 3  # reloads after "Something went wrong" before giving up
 GRACE_S = 2.5  # a drawn page may add its checkboxes a moment after its heading
@@ -33,18 +32,6 @@ class SettingNotFound(Exception):
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
-
-
-class SessionLost(AccountFailure):
-    """X sent the page to its login screen mid-run: the session ended (expired or logged out)."""
-
-    outcome = "error"
-
-
-class XKeepsFailing(AccountFailure):
-    """X answered "Something went wrong" on every retry."""
-
-    outcome = "error"
 
 
 @dataclass
@@ -60,82 +47,16 @@ class SaveReport:
         return bool(self.statuses) or bool(self.problems)
 
 
-# ---- rate limits --------------------------------------------------------------------------------
-
-_watches: weakref.WeakKeyDictionary[Page, RateLimitWatch] = weakref.WeakKeyDictionary()
-
-
-class RateLimitWatch:
-    """Watches every response of a page: X's rate limit (HTTP 429, or errors[{code: 88}]) becomes a
-    RateLimited error; a failed API read is counted (it is what makes X draw "Something went wrong")."""
-
-    def __init__(self, page: Page) -> None:
-        self.hit: RateLimited | None = None
-        self.api_failures = 0
-        page.on("response", self._on_response)
-
-    async def _on_response(self, response: Response) -> None:
-        limited = await rate_limit_of(response)
-        if limited is not None and self.hit is None:  # assign after the await: handlers interleave
-            self.hit = limited
-        path = urlsplit(response.url).path
-        if response.status >= 500 and any(marker in path for marker in screens.API_PATH_MARKERS):
-            self.api_failures += 1
-
-    def raise_if_hit(self) -> None:
-        if self.hit is not None:
-            raise self.hit
-
-
-def watch_rate_limits(page: Page) -> RateLimitWatch:
-    """The page's watch, attached on first use."""
-    if page not in _watches:
-        _watches[page] = RateLimitWatch(page)
-    return _watches[page]
-
-
-async def rate_limit_of(response: Response) -> RateLimited | None:
-    """A RateLimited error when `response` is X refusing for rate, else None."""
-    limited = response.status == 429
-    if not limited and "json" in (response.headers.get("content-type") or ""):
-        try:
-            body = await response.json()
-        except (PlaywrightError, ValueError):
-            return None
-        errors = body.get("errors") if isinstance(body, dict) else None
-        limited = any(isinstance(e, dict) and e.get("code") == 88 for e in errors or [])
-    if not limited:
-        return None
-    reset_at = _float(response.headers.get("x-rate-limit-reset"))
-    when = (
-        datetime.fromtimestamp(reset_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if reset_at else None
-    )
-    return RateLimited(
-        f"X is rate-limiting this account ({urlsplit(response.url).path} answered "
-        f"{'HTTP 429' if response.status == 429 else 'error 88'}).",
-        hint=f"Try again after {when}." if when else "Wait a while before trying again.",
-        reset_at=reset_at,
-        url=response.url,
-    )
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
 # ---- reaching the page --------------------------------------------------------------------------
 
 
-async def open_setting(page: Page, spec: SettingSpec, settings: Settings) -> str:
-    """Show the setting's page; returns the route used: "direct" or "menu"."""
-    watch_rate_limits(page)
+async def open_setting(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses) -> str:
+    """Show the setting's page; returns the route used: "direct" or "menu". `responses` watches the page
+    (X's rate limits and failed API reads)."""
     await page.goto(settings.url(spec.path))
-    if await _settle(page, spec, settings):
+    if await _settle(page, spec, settings, responses):
         return "direct"
-    if await _via_menu(page, spec, settings):
+    if await _via_menu(page, spec, settings, responses):
         return "menu"
     raise SettingNotFound(
         f"The {spec.title} control was not found at {spec.path} nor through Settings and privacy -> "
@@ -144,32 +65,32 @@ async def open_setting(page: Page, spec: SettingSpec, settings: Settings) -> str
     )
 
 
-async def _via_menu(page: Page, spec: SettingSpec, settings: Settings) -> bool:
+async def _via_menu(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses) -> bool:
     """Home -> More -> Settings and privacy -> Privacy and safety -> the row whose href ends in the slug."""
     try:
         await page.goto(settings.url("/home"))
-        await _click_when_ready(page, page.locator(screens.MORE_MENU).first, settings)
-        await _click_when_ready(page, page.locator(screens.SETTINGS_LINK).first, settings)
-        await _click_when_ready(page, page.locator(screens.PRIVACY_TAB).first, settings)
+        await _click_when_ready(page, page.locator(screens.MORE_MENU).first, settings, responses)
+        await _click_when_ready(page, page.locator(screens.SETTINGS_LINK).first, settings, responses)
+        await _click_when_ready(page, page.locator(screens.PRIVACY_TAB).first, settings, responses)
         screen = page.locator(screens.PRIVACY_SCREEN).first
         await screen.wait_for(state="visible")
         row = screen.locator(f"a[href$='/{spec.slug}']").first
         if not await row.count():  # the screen is drawn whole: no row now means no row at all
             return False
-        await _click_when_ready(page, row, settings)
+        await _click_when_ready(page, row, settings, responses)
         await page.wait_for_url(lambda url: _on_page(url, spec))
     except PlaywrightError:
-        watch_rate_limits(page).raise_if_hit()
+        responses.raise_if_hit()
         _raise_if_logged_out(page)
         return False
-    return await _settle(page, spec, settings)
+    return await _settle(page, spec, settings, responses)
 
 
-async def _click_when_ready(page: Page, target: Locator, settings: Settings) -> None:
+async def _click_when_ready(page: Page, target: Locator, settings: Settings, responses: XResponses) -> None:
     """Click once visible, clearing a banner or dialog that would take the click."""
     deadline = time.monotonic() + settings.timeout_ms / 1000
     while not await _visible(target):
-        watch_rate_limits(page).raise_if_hit()
+        responses.raise_if_hit()
         _raise_if_logged_out(page)
         await dismiss_overlays(page)
         if time.monotonic() > deadline:
@@ -179,11 +100,11 @@ async def _click_when_ready(page: Page, target: Locator, settings: Settings) -> 
     await target.click()
 
 
-async def _settle(page: Page, spec: SettingSpec, settings: Settings) -> bool:
+async def _settle(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses) -> bool:
     """Wait until the page shows the setting's checkboxes (True), or has clearly drawn without them: a
     404 pane, a redirect elsewhere, a changed page (False). A page drawn after a failed API read (X's
     "Something went wrong. Try reloading.") is reloaded, a bounded number of times."""
-    watch = watch_rate_limits(page)
+    watch = responses
     timeout = settings.timeout_ms / 1000
     deadline = time.monotonic() + timeout
     drawn_since: float | None = None
@@ -322,29 +243,30 @@ async def _double_check_label(box: Locator, spec: SettingSpec, pos: int, url: st
         )
 
 
-async def switch_off(page: Page, spec: SettingSpec, settings: Settings) -> SaveReport:
+async def switch_off(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses) -> SaveReport:
     """Click each of the setting's boxes that is on (only those), wait for each save and X's answer, then
     reload the page. The caller reads the state again: that read is the only one that counts."""
     report = SaveReport()
     for pos, state in (await read_boxes(page, spec)).items():
         if state == spec.safe_value:
             continue
-        await _click_and_save(page, spec, pos, report, settings)
+        await _click_and_save(page, spec, pos, report, settings, responses)
     await asyncio.sleep(settings.verify_delay_s)  # X's backend settles, so a quiet revert shows
     await page.reload()
-    if not await _settle(page, spec, settings):
+    if not await _settle(page, spec, settings, responses):
         raise SettingNotFound(f"After the reload the {spec.title} control was gone.", url=page.url)
     return report
 
 
-async def _click_and_save(page: Page, spec: SettingSpec, pos: int, report: SaveReport, settings: Settings) -> None:
+async def _click_and_save(page: Page, spec: SettingSpec, pos: int, report: SaveReport, settings: Settings,
+                          responses: XResponses) -> None:
     box = _boxes(page).nth(pos)
     try:
         async with page.expect_response(_is_save, timeout=settings.timeout_ms) as info:
             await box.click()
         response = await info.value
     except PlaywrightError:
-        watch_rate_limits(page).raise_if_hit()
+        responses.raise_if_hit()
         report.problems.append("clicking the box sent no save request")
         return
     limited = await rate_limit_of(response)

@@ -1,0 +1,122 @@
+"""One watcher of X's answers on a page, for the login and the settings alike.
+
+X says more in its API answers than on screen: an `errors[]` list with codes and messages, HTTP 429 or
+error code 88 when it rate-limits (with `x-rate-limit-reset`, the epoch second the limit ends), the
+onboarding API's next `subtask_id`, and 5xx answers that make a page draw "Something went wrong".
+`XResponses(page)` is attached once by whoever opens the page (runner, `optout login`) and passed to
+the code that needs it, so nothing keeps pages in a module-global registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Response
+
+from optout.errors import RateLimited
+from optout.x import screens as S
+
+
+@dataclass
+class ApiError:
+    """One error answer of X's onboarding API (the login's second signal beside the screen)."""
+
+    code: int | None
+    status: int
+    message: str | None = None
+    reset_at: float | None = None
+
+
+class XResponses:
+    """Every response of one page: the first rate limit (raised by `raise_if_hit`), failed API reads,
+    and the onboarding API's errors and next subtask."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.hit: RateLimited | None = None
+        self.api_failures = 0
+        self.subtask: str | None = None
+        self.errors: list[ApiError] = []
+        page.on("response", self._on_response)
+
+    def detach(self) -> None:
+        self.page.remove_listener("response", self._on_response)
+
+    def raise_if_hit(self) -> None:
+        if self.hit is not None:
+            raise self.hit
+
+    def mark(self) -> int:
+        """A bookmark in the onboarding errors: `errors_since(mark)` are the answers to what came after."""
+        return len(self.errors)
+
+    def errors_since(self, mark: int) -> list[ApiError]:
+        return self.errors[mark:]
+
+    async def _on_response(self, response: Response) -> None:
+        body = await _json(response)
+        limited = rate_limit_in(response, body)
+        if limited is not None and self.hit is None:  # assign after the await: handlers interleave
+            self.hit = limited
+        path = urlsplit(response.url).path
+        if response.status >= 500 and any(marker in path for marker in S.API_PATH_MARKERS):
+            self.api_failures += 1
+        if S.ONBOARDING_URL_PART in response.url and response.request.method == "POST":
+            self._onboarding(response, body if isinstance(body, dict) else {})
+
+    def _onboarding(self, response: Response, body: dict) -> None:
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        if errors or response.status >= 400:
+            first = errors[0] if errors else {}
+            code = first.get("code") if isinstance(first.get("code"), int) else None
+            if response.status == 429:
+                code = code or S.CODE_RATE_LIMIT
+            reset = response.headers.get("x-rate-limit-reset")
+            self.errors.append(ApiError(code, response.status, first.get("message"),
+                                        float(reset) if reset and reset.isdigit() else None))
+        subtasks = body.get("subtasks")
+        if subtasks and isinstance(subtasks[0], dict):
+            self.subtask = subtasks[0].get("subtask_id")
+
+
+async def _json(response: Response) -> object:
+    """The body when X answered JSON; None otherwise (or when the page navigated away meanwhile)."""
+    if "json" not in (response.headers.get("content-type") or ""):
+        return None
+    try:
+        return await response.json()
+    except (PlaywrightError, ValueError):
+        return None
+    except Exception:  # noqa: BLE001  a body that is gone with its page: nothing to learn
+        return None
+
+
+async def rate_limit_of(response: Response) -> RateLimited | None:
+    """A RateLimited error when `response` is X refusing for rate, else None."""
+    return rate_limit_in(response, await _json(response) if response.status != 429 else None)
+
+
+def rate_limit_in(response: Response, body: object) -> RateLimited | None:
+    """HTTP 429, or error 88 in the JSON body, as a RateLimited error naming the reset time."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    limited = response.status == 429 or any(isinstance(e, dict) and e.get("code") == 88 for e in errors or [])
+    if not limited:
+        return None
+    reset_at = _float(response.headers.get("x-rate-limit-reset"))
+    when = datetime.fromtimestamp(reset_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if reset_at else None
+    return RateLimited(
+        f"X is rate-limiting this account ({urlsplit(response.url).path} answered "
+        f"{'HTTP 429' if response.status == 429 else 'error 88'}).",
+        hint=f"Try again after {when}." if when else "Wait a while before trying again.",
+        reset_at=reset_at,
+        url=response.url,
+    )
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

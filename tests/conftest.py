@@ -8,6 +8,7 @@ after a rate limit, a short replica draw delay). A test about one of them sets i
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -105,6 +106,17 @@ def shared_browser():
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _no_log_handler_outlives_its_test():
+    """A command run in this process points the `optout` logger at its own state dir; the next test
+    must not log into that one's folder."""
+    yield
+    logger = logging.getLogger("optout")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
 
 
 @pytest.fixture(scope="session")

@@ -290,9 +290,11 @@ def test_retention_prunes_routine_runs_and_verify_still_passes(env):
     from optout.prune import is_routine
 
     evidence = env.home / "data" / "evidence"
+    env.replica.admin.set_settings("rc_one", {PARTNERS: True})
+    assert env.run("recheck", *env.handles).returncode == 0  # rc_one repaired (kept), rc_two routine
     before = {p.parent: Receipt.model_validate_json(p.read_bytes()) for p in evidence.glob("*/*/receipt.json")}
     routine = {folder for folder, receipt in before.items() if is_routine(receipt)}
-    assert routine and len(routine) < len(before)  # earlier tests left both kinds
+    assert routine and len(routine) < len(before)  # both kinds, whichever tests ran before this one
     proc = env.run("recheck", *env.handles, "--json", extra_env={"OPTOUT_PRUNE_AFTER_DAYS": "0"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     after = {p.parent for p in evidence.glob("*/*/receipt.json")}

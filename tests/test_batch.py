@@ -236,6 +236,59 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
     scan(env, [password_of(h) for h in handles])
 
 
+def _batch_until_rows(env, path, rows: int, extra_env: dict | None = None) -> subprocess.Popen:
+    """`optout batch PATH` in its own process, returned once `rows` accounts are in the history."""
+    proc = subprocess.Popen([sys.executable, "-m", "optout", "batch", str(path), "--concurrency", "1"],
+                            env={**env.env, **(extra_env or {})}, cwd=env.home, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(db_rows(env)) < rows and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the batch ended before it could be interrupted"
+    return proc
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_keeps_what_finished_and_says_resume(env, tmp_path):
+    handles = [f"int_{i}" for i in range(4)]
+    add_accounts(env.replica, [{"handle": h} for h in handles])
+    assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in handles]).returncode == 0
+    proc = _batch_until_rows(env, accounts_file(tmp_path, handles), 1)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = proc.communicate(timeout=120)
+    env.outputs += [out, err]
+    text = " ".join(err.split())
+    assert proc.returncode == 1 and "was interrupted" in text and "--resume" in text, err
+    assert "Traceback" not in err
+    rows = db_rows(env)
+    assert 1 <= len(rows) < len(handles) and {o for _, _, o in rows} == {"ok"}
+    for _, handle, _ in rows:  # what is recorded is what X really kept
+        assert not env.replica.admin.get_account(handle)["settings"][PARTNERS]
+    scan(env, [password_of(h) for h in handles])
+
+
+@pytest.mark.timeout(600)
+def test_browser_dying_mid_batch_is_exit_5_and_resume_finishes(env, tmp_path, devtools_browser_proc):
+    endpoint, browser = devtools_browser_proc
+    handles = [f"die_{i}" for i in range(4)]
+    add_accounts(env.replica, [{"handle": h} for h in handles])
+    assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in handles]).returncode == 0
+    path = accounts_file(tmp_path, handles)
+    proc = _batch_until_rows(env, path, 1, extra_env={"OPTOUT_BROWSER_ENDPOINT": endpoint})
+    os.killpg(browser.pid, signal.SIGKILL)  # the browser crashes (OOM killer, a bad GPU driver...)
+    out, err = proc.communicate(timeout=120)
+    env.outputs += [out, err]
+    assert proc.returncode == 5, out + err
+    assert "The browser stopped in the middle of the run" in " ".join(err.split()) and "Traceback" not in err
+    kept = {h for _, h, _ in db_rows(env)}
+    assert 1 <= len(kept) < len(handles)
+    resumed = env.run("batch", str(path), "--resume", "--json")  # the session's browser this time
+    report = json.loads(resumed.stdout)
+    assert set(report["done_before"]) <= kept and {r["handle"] for r in report["results"]} == set(handles)
+    assert sorted(h for _, h, _ in db_rows(env)) == sorted(handles)  # each account recorded once
+    scan(env, [password_of(h) for h in handles])
+
+
 # ---- the challenge circuit breaker -----------------------------------------------------------------
 
 
@@ -310,8 +363,9 @@ def playwright_server(tmp_path):
 
 
 @pytest.fixture
-def devtools_browser(tmp_path):
-    """A Chromium started with --remote-debugging-port, as `docker run ... chromium` fleets expose it."""
+def devtools_browser_proc(tmp_path):
+    """A Chromium started with --remote-debugging-port, as `docker run ... chromium` fleets expose it:
+    its endpoint and its process."""
     from optout.browser import LAUNCH_ARGS, _system_browser
 
     port = free_port()
@@ -320,9 +374,15 @@ def devtools_browser(tmp_path):
     args += ["--no-sandbox"] if os.geteuid() == 0 else []
     browser = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     assert wait_for(lambda: port_open(port)), "Chromium's DevTools port did not open"
-    yield f"http://127.0.0.1:{port}"
-    os.killpg(browser.pid, signal.SIGTERM)
+    yield f"http://127.0.0.1:{port}", browser
+    if browser.poll() is None:
+        os.killpg(browser.pid, signal.SIGTERM)
     browser.wait(timeout=30)
+
+
+@pytest.fixture
+def devtools_browser(devtools_browser_proc):
+    return devtools_browser_proc[0]
 
 
 @pytest.mark.parametrize("remote", ["playwright_server", "devtools_browser"])

@@ -151,16 +151,19 @@ def check(
 def verify(
     ctx: typer.Context,
     path: Annotated[Optional[Path], typer.Argument(help="Evidence folder, a handle's folder or one run's.")] = None,
+    public_key: Annotated[Optional[list[Path]], typer.Option("--public-key", help="Trusted public key (from `optout key export`); repeat for several.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the evidence: every image's SHA-256 and each handle's chain of receipts."""
+    """Check the evidence: every image's SHA-256, each handle's chain of receipts and their signatures."""
     from optout.evidence import verify_tree
     from optout.render import print_verify
+    from optout.signing import load_public_keys
     from optout.store import recorded_receipts
 
     settings = state(ctx).settings
+    trusted = load_public_keys(public_key) if public_key else None
     hashes, routine = recorded_receipts(settings)
-    report = verify_tree(path or settings.evidence_root, hashes, routine)
+    report = verify_tree(path or settings.evidence_root, hashes, routine, trusted_keys=trusted)
     print_verify(report, as_json=as_json)
     done(0 if report.ok else 1)
 
@@ -516,6 +519,23 @@ def accounts_import(
 
     report = import_credentials(CredentialStore(state(ctx).settings), file, stdin=sys.stdin)
     print_import(report, as_json=as_json)
+    done(0)
+
+
+# ---- key (issue 12): the receipt-signing key ----
+
+key_app = typer.Typer(help="The key that signs receipts (kept in the OS keyring).", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("export")
+def key_export(ctx: typer.Context) -> None:
+    """Print the public key (PEM) that checks this machine's receipts: `optout verify --public-key FILE`."""
+    from optout.credentials import CredentialStore
+    from optout.signing import export_public_key
+
+    _, pem = export_public_key(CredentialStore(state(ctx).settings))
+    print(pem, end="")
     done(0)
 
 

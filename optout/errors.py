@@ -93,3 +93,7 @@ class PolicyUnreadable(OptoutError):
     Never recorded as a new policy version."""
 
     exit_code = ExitCode.FAILED
+
+
+class DiskFull(EnvironmentProblem):
+    """The disk holding the evidence (or another folder optout writes) is full; nothing half-written is kept."""

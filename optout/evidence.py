@@ -46,8 +46,8 @@ RECEIPT = "receipt.json"
 CHAIN = "chain.json"
 PRUNED = "pruned.json"  # receipts `optout prune` removed, so the chain stays checkable through the gaps
 SIGNATURE = signing.SIGNATURE
-RUN_FOLDER_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
-_IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.png$")  # a plain name: no folder, no '..'
+RUN_FOLDER_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z\Z")
+_IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.png\Z")  # a plain name: no folder, no '..'
 _FULL_DISK = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 OUTLINE_CSS = "4px solid #e0245e"
 # Inputs whose value could be a secret are blacked out in every screenshot, whatever screen it is.
@@ -409,6 +409,8 @@ def _is_run_dir(path: Path) -> bool:
 
 def _scan_tree(handle_dir: Path, report: VerifyReport) -> None:
     """Links are refused, leftovers of interrupted writes and loose permissions named; nothing followed."""
+    _warn_if_loose(handle_dir.parent, report)
+    _warn_if_loose(handle_dir, report)
     for folder, dirs, files in os.walk(handle_dir, followlinks=False):
         for name in sorted(dirs + files):
             entry = Path(folder) / name
@@ -419,9 +421,15 @@ def _scan_tree(handle_dir: Path, report: VerifyReport) -> None:
             elif name.startswith(".") and name.endswith(".tmp"):
                 report.interrupted.append(Problem(path=str(entry), problem="temporary file of a write that was "
                                                   "interrupted (never part of the chain; safe to delete)"))
-            elif stat.S_IMODE(mode) & 0o077:
-                report.warnings.append(Problem(path=str(entry), problem=f"others can access it (mode "
-                                               f"{stat.S_IMODE(mode):o}); `chmod go-rwx` it"))
+            else:
+                _warn_if_loose(entry, report)
+
+
+def _warn_if_loose(path: Path, report: VerifyReport) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077 and not any(w.path == str(path) for w in report.warnings):
+        report.warnings.append(Problem(path=str(path), problem=f"others can access it (mode {mode:o}); "
+                                       "`chmod go-rwx` it"))
 
 
 def _verify_handle(handle_dir: Path, report: VerifyReport, trusted_keys: dict | None) -> None:

@@ -168,3 +168,21 @@ def test_key_export_and_verify_public_key_on_the_command_line(optout_env, tmp_pa
     bad = env.run("verify", str(root), "--public-key", str(garbage))
     assert bad.returncode == 2 and "not a readable public key" in bad.stderr and "Traceback" not in bad.stderr
     store._delete("::receipt-signing-key")  # noqa: SLF001
+
+
+def test_the_backup_and_restore_the_readme_gives_work(tmp_path, store):
+    """README: `keyring get optout ::receipt-signing-key > file`, then `keyring set ... < file` elsewhere."""
+    import subprocess
+    import sys
+
+    original = signing.key_id(signing.load_or_create_key(store).public_key())
+    cli = [sys.executable, "-m", "keyring"]
+    backup = subprocess.run(cli + ["get", store.service, "::receipt-signing-key"], capture_output=True, text=True)
+    assert backup.returncode == 0 and "PRIVATE KEY" in backup.stdout
+    restored = _store()  # a new machine
+    try:
+        subprocess.run(cli + ["set", restored.service, "::receipt-signing-key"], input=backup.stdout, text=True,
+                       check=True, capture_output=True)
+        assert signing.key_id(signing.load_or_create_key(restored).public_key()) == original
+    finally:
+        restored._delete("::receipt-signing-key")  # noqa: SLF001

@@ -50,8 +50,14 @@ RUN_FOLDER_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z\Z")
 _IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.png\Z")  # a plain name: no folder, no '..'
 _FULL_DISK = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 OUTLINE_CSS = "4px solid #e0245e"
-# Inputs whose value could be a secret are blacked out in every screenshot, whatever screen it is.
-SECRET_INPUTS = "input[type=password], input[autocomplete=one-time-code], input[autocomplete=current-password]"
+# Every field a person can type into is blacked out in every screenshot, whatever screen it is: a password
+# shown in clear (X's eye toggle makes it type=text), a code, an answer to X's identity check. Naming only
+# the secret ones missed those; checkboxes, radios and buttons (what the evidence shows) stay visible.
+SECRET_INPUTS = ", ".join([
+    "input:not([type=checkbox]):not([type=radio]):not([type=submit]):not([type=button]):not([type=reset])"
+    ":not([type=image]):not([type=range]):not([type=color]):not([type=hidden]):not([type=file])",
+    "textarea", "[contenteditable]:not([contenteditable=false])",
+])
 
 
 class SettingRecord(SettingResult):

@@ -12,8 +12,8 @@ images, (2) receipt.sig, (3) receipt.json, (4) chain.json, (5) the history row. 
 leaves a folder nothing links to; one killed between (3) and (4) leaves a receipt that links correctly to
 the head chain.json names. `verify` reports both as "interrupted", never as changed, and the next run
 continues the chain from the newest committed receipt (`chain_head` rolls forward over step 4). A run
-stopped by Ctrl-C (SIGINT) or a problem of the machine (full disk, browser gone) writes a receipt marked `interrupted` with what it
-had done so far.
+stopped by Ctrl-C (SIGINT) or a problem of the machine (full disk, browser gone) writes a receipt marked
+`interrupted` with what it had done so far.
 """
 
 from __future__ import annotations
@@ -302,7 +302,8 @@ async def _outline(locator, on: bool) -> int:
 def chain_head(handle_dir: Path) -> Path | None:
     """The handle's newest committed receipt: the one chain.json names (else the newest folder holding
     one), rolled forward over receipts a run committed before it died between receipt.json and chain.json."""
-    return _roll_forward(handle_dir, _named_head(handle_dir))[-1] if _named_head(handle_dir) else None
+    named = _named_head(handle_dir)
+    return _roll_forward(handle_dir, named)[-1] if named else None
 
 
 def _named_head(handle_dir: Path) -> Path | None:

@@ -65,8 +65,9 @@ def test_a_link_cannot_point_outside_the_handle(tmp_path):
 def test_a_link_cycle_is_an_error_not_an_endless_loop(tmp_path):
     root = tmp_path / "ev"
     runs = [_run(root, n) for n in range(3)]  # check-only runs: the report walks back for an opt-out
-    (a_dir, a), (b_dir, b) = (runs[0][0].dir, runs[0][1]), (runs[1][0].dir, runs[1][1])
-    _rewrite(a, previous_receipt=f"{b_dir.name}/{RECEIPT}", previous_receipt_sha256=hashlib.sha256(b.read_bytes()).hexdigest())
+    a, (b_dir, b) = runs[0][1], (runs[1][0].dir, runs[1][1])
+    _rewrite(a, previous_receipt=f"{b_dir.name}/{RECEIPT}",
+             previous_receipt_sha256=hashlib.sha256(b.read_bytes()).hexdigest())
     problems = _problems(root)
     assert (str(root / "alice"), "receipts link to each other in a cycle (edited: a real chain only goes back "
                                  "in time)") in problems
@@ -103,17 +104,14 @@ def test_symbolic_links_inside_the_tree_are_refused_but_the_root_may_be_one(tmp_
     image.symlink_to(outside)  # same bytes, same hash: only the link itself gives it away
     assert (str(image), "symbolic link inside the evidence folder (refused, not followed)") in _problems(real)
     assert not verify_tree(real).ok
-    assert "symbolic link" in "".join(build_report_problems(receipt_path, tmp_path))
+    from optout.report import _row
+    assert "symbolic link" in "".join(_row(receipt_path, tmp_path, True, {}).problems)  # the report refuses it too
 
     (real / "mallory").symlink_to(real / "alice", target_is_directory=True)
-    assert (str(real / "mallory"), "symbolic link inside the evidence folder (refused, not followed)") in _problems(real)
+    refused = "symbolic link inside the evidence folder (refused, not followed)"
+    assert (str(real / "mallory"), refused) in _problems(real)
     with pytest.raises(BadInput, match="symbolic link"):
         EvidenceRun(real, "mallory")  # a run never writes through a link
-
-
-def build_report_problems(receipt_path, tmp_path):
-    from optout.report import _row
-    return _row(receipt_path, tmp_path, True, {}).problems
 
 
 def test_loose_permissions_are_tightened_or_named(tmp_path, caplog):

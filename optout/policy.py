@@ -236,8 +236,12 @@ async def _fetch_html(url: str) -> str:
     done: asyncio.Future[str] = loop.create_future()
 
     def settle(result=None, error=None) -> None:
-        if not done.done():
-            done.set_exception(error) if error is not None else done.set_result(result)
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
 
     def work() -> None:
         try:

@@ -152,6 +152,7 @@ def verify(
     ctx: typer.Context,
     path: Annotated[Optional[Path], typer.Argument(help="Evidence folder, a handle's folder or one run's.")] = None,
     public_key: Annotated[Optional[list[Path]], typer.Option("--public-key", help="Trusted public key (from `optout key export`); repeat for several.")] = None,
+    tsa_cert: Annotated[Optional[list[Path]], typer.Option("--tsa-cert", help="Root certificate of your RFC 3161 time-stamping authority.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the evidence: every image's SHA-256, each handle's chain of receipts and their signatures."""
@@ -159,11 +160,13 @@ def verify(
     from optout.render import print_verify
     from optout.signing import load_public_keys
     from optout.store import recorded_receipts
+    from optout.timestamp import load_roots
 
     settings = state(ctx).settings
     trusted = load_public_keys(public_key) if public_key else None
+    roots = load_roots(tsa_cert) if tsa_cert else None
     hashes, routine = recorded_receipts(settings)
-    report = verify_tree(path or settings.evidence_root, hashes, routine, trusted_keys=trusted)
+    report = verify_tree(path or settings.evidence_root, hashes, routine, trusted_keys=trusted, tsa_roots=roots)
     print_verify(report, as_json=as_json)
     done(0 if report.ok else 1)
 

@@ -8,7 +8,7 @@ too; <root>/<handle>/pruned.json keeps the hash and link of each run `optout pru
 written atomically and durably (temp file, fsync, rename, fsync of the folder), 0600; folders 0700.
 
 Commit order of a run (docs/architecture.md "Evidence that survives crashes"): (1) the run folder and its
-images, (2) receipt.sig, (3) receipt.json, (4) chain.json, (5) the history row. A run killed before (3)
+images, (2) receipt.sig (and receipt.tsr, when a TSA is configured), (3) receipt.json, (4) chain.json, (5) the history row. A run killed before (3)
 leaves a folder nothing links to; one killed between (3) and (4) leaves a receipt that links correctly to
 the head chain.json names. `verify` reports both as "interrupted", never as changed, and the next run
 continues the chain from the newest committed receipt (`chain_head` rolls forward over step 4). A run
@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 from filelock import FileLock
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
-from optout import signing
+from optout import signing, timestamp
 from optout.errors import BadInput, DiskFull
 from optout.files import make_private_dir, write_private
 from optout.models import AccountOutcome, Mode, SettingResult, utcnow
@@ -156,7 +156,8 @@ class EvidenceRun:
     """The evidence folder of one account's run. With `credentials` (the CredentialStore) its receipt is
     signed with the key in the keyring and names the X account's numeric id."""
 
-    def __init__(self, root: Path, handle: str, *, started_at: datetime | None = None, credentials=None) -> None:
+    def __init__(self, root: Path, handle: str, *, started_at: datetime | None = None, credentials=None,
+                 tsa_url: str | None = None) -> None:
         self.started_at = started_at or utcnow()
         root = Path(root).resolve()  # absolute: the history keeps it; the root itself may be a link
         self.handle_dir = root / handle
@@ -167,6 +168,7 @@ class EvidenceRun:
             self.dir = make_private_dir(self.handle_dir / run_folder_name(self.started_at))
         self.credentials = credentials
         self.signer = signing.Signer(credentials) if credentials is not None else None
+        self.tsa_url = tsa_url
 
     async def screenshot(self, page, name: str, *, outline=None) -> Path:
         """Screenshot the page as `name`.png, with the control(s) of `outline` drawn round in red."""
@@ -194,6 +196,9 @@ class EvidenceRun:
             data = receipt.model_dump_json(indent=2).encode()
             if self.signer is not None:
                 write_private(self.dir / SIGNATURE, self.signer.sign(data))
+            token = timestamp.request(self.tsa_url, data) if self.tsa_url else None
+            if token:
+                write_private(self.dir / timestamp.TIMESTAMP, token)
             path = write_private(self.dir / RECEIPT, data)
             head = {"latest": f"{self.dir.name}/{RECEIPT}", "sha256": hashlib.sha256(data).hexdigest()}
             write_private(self.handle_dir / CHAIN, json.dumps(head, indent=2).encode())
@@ -354,6 +359,7 @@ class VerifyReport(BaseModel):
     images: int = 0
     signed: int = 0
     unsigned: int = 0  # written before receipts were signed
+    timestamped: int = 0  # with an RFC 3161 timestamp that holds
     problems: list[Problem] = Field(default_factory=list)  # changed, removed, damaged: exit 1
     interrupted: list[Problem] = Field(default_factory=list)  # crash states of a run: not tampering
     warnings: list[Problem] = Field(default_factory=list)  # loose permissions, unsigned, key changes
@@ -365,14 +371,15 @@ class VerifyReport(BaseModel):
 
 def verify_tree(path: Path, recorded: dict[str, str] | None = None,
                 prunable: Collection[str] | None = None, *,
-                trusted_keys: dict | None = None) -> VerifyReport:
+                trusted_keys: dict | None = None, tsa_roots: list | None = None) -> VerifyReport:
     """Check every receipt under `path`: an evidence root, one handle's folder, or one run folder (whose
     whole handle chain is then checked). `recorded` (receipt path -> SHA-256, from the history database)
     anchors the chain outside the evidence folder: whoever rewrites the newest receipt and chain.json
     together, or deletes the newest run, still disagrees with it. `prunable` (receipt paths of runs the
     history says changed nothing and found nothing on) are the only recorded receipts that may be gone as
     pruned. `trusted_keys` (key id -> Ed25519 public key, from `--public-key`) must have signed every
-    signed receipt; without them each signature is checked against the key it names."""
+    signed receipt; without them each signature is checked against the key it names. `tsa_roots` (from
+    `--tsa-cert`) must anchor every receipt.tsr; without them a timestamp is only matched to its receipt."""
     path = Path(path)
     report = VerifyReport(root=str(path))
     if not path.is_dir():
@@ -381,7 +388,7 @@ def verify_tree(path: Path, recorded: dict[str, str] | None = None,
     handle_dirs = _handle_dirs(path, report)
     for handle_dir in handle_dirs:
         _scan_tree(handle_dir, report)
-        _verify_handle(handle_dir, report, trusted_keys)
+        _verify_handle(handle_dir, report, trusted_keys, tsa_roots)
     _verify_anchors(path, handle_dirs, recorded or {}, set(prunable or ()), report)
     if report.signed and trusted_keys is None:
         report.warnings.append(Problem(path=str(path), problem="signatures were checked against the key each "
@@ -439,7 +446,8 @@ def _warn_if_loose(path: Path, report: VerifyReport) -> None:
                                        "`chmod go-rwx` it"))
 
 
-def _verify_handle(handle_dir: Path, report: VerifyReport, trusted_keys: dict | None) -> None:
+def _verify_handle(handle_dir: Path, report: VerifyReport, trusted_keys: dict | None,
+                   tsa_roots: list | None = None) -> None:
     def problem(p: Path, text: str) -> None:
         report.problems.append(Problem(path=str(p), problem=text))
 
@@ -464,6 +472,7 @@ def _verify_handle(handle_dir: Path, report: VerifyReport, trusted_keys: dict | 
         loaded[run.name] = (receipt, hashlib.sha256(data).hexdigest())
         _verify_images(run, receipt, report, problem)
         signatures.check(run, receipt, data)
+        _verify_timestamp(run, data, tsa_roots, report, problem)
         if receipt.interrupted:
             report.interrupted.append(Problem(path=str(receipt_path), problem=f"the run was interrupted "
                                               f"({receipt.interrupted}); the receipt lists what it had done"))
@@ -473,6 +482,17 @@ def _verify_handle(handle_dir: Path, report: VerifyReport, trusted_keys: dict | 
             images = len(list(run.glob("*.png")))
             report.interrupted.append(Problem(path=str(run), problem=f"the run stopped before its receipt was "
                                               f"written; its {images} image(s) are not part of the chain"))
+
+
+def _verify_timestamp(run: Path, data: bytes, roots: list | None, report: VerifyReport, problem) -> None:
+    tsr = run / timestamp.TIMESTAMP
+    if not tsr.is_file() or tsr.is_symlink():
+        return
+    why, _ = timestamp.check(tsr, data, roots)
+    if why:
+        problem(tsr, why)
+    else:
+        report.timestamped += 1
 
 
 class _Signatures:

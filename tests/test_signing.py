@@ -186,3 +186,20 @@ def test_the_backup_and_restore_the_readme_gives_work(tmp_path, store):
         assert signing.key_id(signing.load_or_create_key(restored).public_key()) == original
     finally:
         restored._delete("::receipt-signing-key")  # noqa: SLF001
+
+
+def test_the_report_shows_signed_unsigned_and_interrupted(tmp_path, store):
+    from optout.report import build_report
+
+    root = tmp_path / "ev"
+    _run(root, None, 0)
+    unsigned_html = build_report([next(root.glob(f"alice/*/{RECEIPT}"))], tmp_path / "a.html").read_text()
+    assert "unsigned (older receipt)" in unsigned_html and "interrupted" not in unsigned_html
+    run = EvidenceRun(root, "alice", started_at=utcnow() + timedelta(seconds=5), credentials=store)
+    receipt = run.write_interrupted(Receipt(tool_version="t", handle="alice", base_url="https://x.com",
+                                            mode=Mode.APPLY, outcome=AccountOutcome.OK,
+                                            started_at=run.started_at), KeyboardInterrupt())
+    html = build_report([receipt], tmp_path / "b.html").read_text()
+    key = Receipt.model_validate_json(receipt.read_bytes()).signing_key
+    assert f"signed, key {key}" in html and "The run was interrupted (stopped by Ctrl-C (SIGINT))" in html
+    assert "evidence verified" in html

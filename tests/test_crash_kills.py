@@ -54,7 +54,7 @@ class World:
 
     def commit(self, handle: str, inject: str | None = None, trace: Path | None = None) -> subprocess.CompletedProcess:
         """One run's evidence commit, under strace; `inject` e.g. 'fsync:signal=SIGKILL:when=7'."""
-        cmd = ["strace", "-qq", "-o", str(trace or os.devnull), "-e", "trace=fsync,rename,write"]
+        cmd = ["strace", "-qq", "-o", str(trace or os.devnull), "-e", "trace=fsync,rename,write,openat"]
         cmd += ["-e", f"inject={inject}"] if inject else []
         cmd += [sys.executable, str(DRIVER), handle]
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
@@ -70,8 +70,8 @@ def _calls(trace: Path) -> list[tuple[str, str | None]]:
     for line in trace.read_text().splitlines():
         if line.startswith("fsync("):
             out.append(("fsync", None))
-        elif line.startswith("write("):
-            out.append(("write", None))
+        elif line.startswith(("write(", "openat(")):
+            out.append((line.split("(", 1)[0], None))
         elif m := RENAME_RE.match(line):
             out.append(("rename", Path(m.group(1)).name))
     return out
@@ -84,15 +84,27 @@ def _last_commit(trace: Path) -> str | None:
     return Path(done[-1].group(1)).name if done else None
 
 
-def _check_interrupted_only(world: World, handle: str, last: str | None):
+def _runs(world: World, handle: str) -> list[Path]:
+    handle_dir = world.settings.evidence_root / handle
+    return sorted(p for p in handle_dir.iterdir() if p.is_dir() and RUN_FOLDER_RE.match(p.name)) \
+        if handle_dir.is_dir() else []
+
+
+def _check_interrupted_only(world: World, handle: str, last: str | None, before: list[Path]):
     """verify after a kill: no problem at all; each run folder is in the chain or named as interrupted;
     the kill's own state is classified by what it had committed."""
     report = world.verify()
     assert report.problems == [], (last, report.problems)
     handle_dir = world.settings.evidence_root / handle
-    runs = sorted(p for p in handle_dir.iterdir() if p.is_dir() and RUN_FOLDER_RE.match(p.name))
+    runs = _runs(world, handle)
     notes = {Path(n.path): n.problem for n in report.interrupted}
-    newest = runs[-1]
+    for run in runs:
+        assert (run / RECEIPT).is_file() or run in notes or not any(run.iterdir()), run
+    new = [run for run in runs if run not in before]
+    if not new:  # killed before it made its run folder (starting up, opening the history)
+        assert last is None
+        return report
+    (newest,) = new
     if last is None or last.endswith(".png") or last == "receipt.sig":
         # died before receipt.json: a folder nothing links to (or not even that, before the first mkdir)
         assert "before its receipt was written" in notes.get(newest, "stopped before its receipt was written"), notes
@@ -102,8 +114,6 @@ def _check_interrupted_only(world: World, handle: str, last: str | None):
     else:  # chain.json committed: the evidence is whole; only the history row may be missing
         assert json.loads((handle_dir / CHAIN).read_text())["latest"] == f"{newest.name}/{RECEIPT}"
         assert not any(str(p).startswith(str(newest)) for p in notes), notes
-    for run in runs:
-        assert (run / RECEIPT).is_file() or run in notes or not any(run.iterdir()), run
     return report
 
 
@@ -132,7 +142,7 @@ def test_kill_9_at_every_step_of_the_commit_order_and_at_random(tmp_path):
     assert world.commit(handle, trace=census).returncode == 0
     calls = _calls(census)
     fsyncs = sum(1 for kind, _ in calls if kind == "fsync")
-    writes = sum(1 for kind, _ in calls if kind == "write")
+    opens = sum(1 for kind, _ in calls if kind == "openat")
     assert [name for kind, name in calls if kind == "rename"] == [
         "before-business-partners.png", "after-business-partners.png", "receipt.sig", RECEIPT, CHAIN]
 
@@ -141,15 +151,17 @@ def test_kill_9_at_every_step_of_the_commit_order_and_at_random(tmp_path):
     points += [f"rename:signal=SIGKILL:when={k}" for k in range(1, 6)]
     seed = random.randrange(10**6)
     rng = random.Random(seed)
-    points += [f"write:signal=SIGKILL:when={rng.randint(1, writes)}" for _ in range(4)]
+    # random moments: the R-th file open (imports, config, keyring, sqlite, evidence) or write, whichever first
+    points += [f"openat,write:signal=SIGKILL:when={rng.randint(1, opens)}" for _ in range(6)]
     for point in points:
         trace = tmp_path / f"kill-{kills}.trace"
+        before = _runs(world, handle)
         proc = world.commit(handle, inject=point, trace=trace)
         assert proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), (point, seed, proc.returncode, proc.stderr)
         kills += 1
         last = _last_commit(trace)
         states.add(last)
-        _check_interrupted_only(world, handle, last)
+        _check_interrupted_only(world, handle, last, before)
     assert kills >= 20
     # every step of the order was hit: nothing committed yet, each image, the signature, the receipt, chain.json
     assert {None, "before-business-partners.png", "after-business-partners.png", "receipt.sig", RECEIPT,
@@ -172,7 +184,7 @@ def test_first_run_killed_between_receipt_and_chain_head(tmp_path):
     assert _last_commit(trace) == RECEIPT
     handle_dir = world.settings.evidence_root / "bob"
     assert not (handle_dir / CHAIN).exists()
-    report = _check_interrupted_only(world, "bob", RECEIPT)
+    report = _check_interrupted_only(world, "bob", RECEIPT, [])
     assert report.ok
     assert world.commit("bob").returncode == 0
     assert world.verify().problems == [] and world.verify().interrupted == []

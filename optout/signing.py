@@ -19,9 +19,11 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from filelock import FileLock
 from pydantic import BaseModel, ValidationError
 
 from optout.errors import BadInput
+from optout.files import make_private_dir
 
 SIGNATURE = "receipt.sig"
 ALGORITHM = "Ed25519"
@@ -75,18 +77,31 @@ class Signer:
 
 
 def load_or_create_key(credentials) -> Ed25519PrivateKey:
-    """The receipt-signing key from the keyring; a new one is made and stored there the first time."""
+    """The receipt-signing key from the keyring; a new one is made and stored there the first time (under
+    a lock, so two first runs at once, e.g. two shards, cannot each make and keep a different key)."""
     pem = credentials.signing_key()
     if pem:
+        return _parse(pem)
+    make_private_dir(credentials.settings.state_dir)
+    with FileLock(str(credentials.settings.state_dir / "signing-key.lock"), mode=0o600):
+        pem = credentials.signing_key()
+        if pem:
+            return _parse(pem)
+        key = Ed25519PrivateKey.generate()
+        credentials.save_signing_key(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()).decode())
+        return key
+
+
+def _parse(pem: str) -> Ed25519PrivateKey:
+    try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
-        if isinstance(key, Ed25519PrivateKey):
-            return key
-        raise BadInput("The receipt-signing key in the keyring is not an Ed25519 key.",
-                       hint="Restore it from your backup (README 'Backing up the signing key').")
-    key = Ed25519PrivateKey.generate()
-    credentials.save_signing_key(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()).decode())
-    return key
+    except (ValueError, TypeError):
+        key = None
+    if isinstance(key, Ed25519PrivateKey):
+        return key
+    raise BadInput("The receipt-signing key in the keyring is not a readable Ed25519 key.",
+                   hint="Restore it from your backup (README 'Signed receipts', 'Back up the key').")
 
 
 def load_public_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:

@@ -203,3 +203,12 @@ def test_the_report_shows_signed_unsigned_and_interrupted(tmp_path, store):
     key = Receipt.model_validate_json(receipt.read_bytes()).signing_key
     assert f"signed, key {key}" in html and "The run was interrupted (stopped by Ctrl-C (SIGINT))" in html
     assert "evidence verified" in html
+
+
+def test_a_damaged_key_in_the_keyring_is_named_not_replaced(tmp_path, store):
+    from optout.errors import BadInput
+
+    store.save_signing_key("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(BadInput, match="not a readable Ed25519 key"):
+        _run(tmp_path / "ev", store)
+    assert store.signing_key().startswith("-----BEGIN PRIVATE KEY-----\nnot a key")  # kept for the user to restore

@@ -542,5 +542,19 @@ def key_export(ctx: typer.Context) -> None:
     done(0)
 
 
+@key_app.command("rotate")
+def key_rotate(ctx: typer.Context) -> None:
+    """Replace the signing key with a new one that the old one endorses; prints the new public key.
+    Export the old public key first: older receipts stay verifiable only with it."""
+    from optout.credentials import CredentialStore
+    from optout.signing import rotate
+
+    old_id, new_id, pem = rotate(CredentialStore(state(ctx).settings))
+    print(pem, end="")
+    print(f"Signing key {old_id} replaced by {new_id}; keep {old_id}'s public key to verify older receipts.",
+          file=sys.stderr)
+    done(0)
+
+
 if __name__ == "__main__":
     main()

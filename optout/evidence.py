@@ -100,6 +100,7 @@ class Receipt(BaseModel):
     site: str | None = None  # scheme://host[:port] the run worked on
     account_id: str | None = None  # X's numeric user id, from the twid cookie
     signing_key: str | None = None  # id of the Ed25519 key whose signature is in receipt.sig
+    key_rotation: signing.KeyRotation | None = None  # the previous key's endorsement of signing_key
 
     @field_validator("images")
     @classmethod
@@ -230,6 +231,7 @@ class EvidenceRun:
             receipt.account_id = account_id_from_twid(session.twid if session else None)
         if self.signer is not None:
             receipt.signing_key = self.signer.key_id
+            receipt.key_rotation = self.signer.rotation()
 
 
 def site_of(url: str) -> str:
@@ -519,9 +521,19 @@ class _Signatures:
         else:
             self.report.signed += 1
         if self.last_key is not None and receipt.signing_key != self.last_key:
-            self.report.warnings.append(Problem(path=str(run / RECEIPT), problem=f"signing key changed from "
-                                                f"{self.last_key} to {receipt.signing_key} (recorded in the chain)"))
+            self.report.warnings.append(Problem(path=str(run / RECEIPT), problem=self._change(run, receipt)))
         self.last_key = receipt.signing_key
+
+    def _change(self, run: Path, receipt: Receipt) -> str:
+        """A change of key, told apart: rotated by the owner (endorsed by the previous key) or not."""
+        change = f"signing key changed from {self.last_key} to {receipt.signing_key}"
+        try:
+            new_raw = signing.Signature.model_validate_json((run / SIGNATURE).read_bytes()).public_key
+        except (OSError, ValidationError):
+            new_raw = ""
+        if receipt.key_rotation and signing.endorsed(receipt.key_rotation, self.last_key, new_raw):
+            return f"{change}: a rotation, endorsed by the previous key (recorded in the chain)"
+        return f"{change}, not endorsed by it: another machine's key, or a key made anew (recorded in the chain)"
 
 
 def _verify_anchors(path: Path, handle_dirs: list[Path], recorded: dict[str, str], prunable: set[str],

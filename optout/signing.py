@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -23,7 +24,7 @@ from filelock import FileLock
 from pydantic import BaseModel, ValidationError
 
 from optout.errors import BadInput
-from optout.files import make_private_dir
+from optout.files import make_private_dir, write_private
 
 SIGNATURE = "receipt.sig"
 ALGORITHM = "Ed25519"
@@ -36,6 +37,19 @@ class Signature(BaseModel):
     key_id: str
     public_key: str  # raw 32 bytes, base64
     signature: str  # over the exact bytes of receipt.json, base64
+
+
+class KeyRotation(BaseModel):
+    """Written into every receipt signed by a rotated key: the key before it signed this key's raw bytes,
+    so the chain shows a rotation by the owner apart from a key that simply appeared."""
+
+    previous_key: str
+    previous_public_key: str  # raw, base64
+    endorsement: str  # the previous key's signature over ROTATION_PREFIX + this key's raw bytes, base64
+
+
+ROTATION_PREFIX = b"optout signing key rotation\n"
+ROTATION_FILE = "signing-key-rotation.json"  # in the state dir; public data, no secret
 
 
 def _raw(public: Ed25519PublicKey) -> bytes:
@@ -67,6 +81,16 @@ class Signer:
     @property
     def key_id(self) -> str:
         return key_id(self.key.public_key())
+
+    def rotation(self) -> KeyRotation | None:
+        """The endorsement of the current key by the one before it, when `optout key rotate` made it."""
+        path = self._credentials.settings.state_dir / ROTATION_FILE
+        try:
+            recorded = json.loads(path.read_text())
+            rotation = KeyRotation.model_validate(recorded["rotation"])
+        except (OSError, ValueError, KeyError, TypeError, ValidationError):
+            return None
+        return rotation if recorded.get("key") == self.key_id else None
 
     def sign(self, data: bytes) -> bytes:
         """The bytes of receipt.sig for a receipt.json holding `data`."""
@@ -102,6 +126,39 @@ def _parse(pem: str) -> Ed25519PrivateKey:
         return key
     raise BadInput("The receipt-signing key in the keyring is not a readable Ed25519 key.",
                    hint="Restore it from your backup (README 'Signed receipts', 'Back up the key').")
+
+
+def rotate(credentials) -> tuple[str, str, str]:
+    """Make a new signing key, endorsed by the current one; returns (old key id, new key id, new PEM).
+    The old public key is needed to verify older receipts: export it first."""
+    state_dir = credentials.settings.state_dir
+    make_private_dir(state_dir)
+    with FileLock(str(state_dir / "signing-key.lock"), mode=0o600):
+        old = _parse(credentials.signing_key()) if credentials.signing_key() else None
+        if old is None:
+            raise BadInput("There is no signing key to rotate yet.", hint="`optout key export` makes one.")
+        new = Ed25519PrivateKey.generate()
+        rotation = KeyRotation(previous_key=key_id(old.public_key()),
+                               previous_public_key=base64.b64encode(_raw(old.public_key())).decode(),
+                               endorsement=base64.b64encode(old.sign(ROTATION_PREFIX + _raw(new.public_key()))).decode())
+        write_private(state_dir / ROTATION_FILE, json.dumps(
+            {"key": key_id(new.public_key()), "rotation": rotation.model_dump()}, indent=2).encode())
+        credentials.save_signing_key(new.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()).decode())
+    return rotation.previous_key, key_id(new.public_key()), public_pem(new.public_key())
+
+
+def endorsed(rotation: KeyRotation, previous_key: str, new_key_raw_b64: str) -> bool:
+    """Whether `rotation` shows the key `previous_key` endorsing the new key (raw, base64)."""
+    try:
+        old = Ed25519PublicKey.from_public_bytes(base64.b64decode(rotation.previous_public_key, validate=True))
+        if key_id(old) != previous_key or rotation.previous_key != previous_key:
+            return False
+        old.verify(base64.b64decode(rotation.endorsement, validate=True),
+                   ROTATION_PREFIX + base64.b64decode(new_key_raw_b64, validate=True))
+    except (ValueError, InvalidSignature):
+        return False
+    return True
 
 
 def load_public_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:

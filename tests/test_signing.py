@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import tempfile
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,7 +26,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"image"
 
 
 def _store(service: str | None = None) -> CredentialStore:
-    return CredentialStore(load_settings(keyring_service=service or f"optout-test-{uuid.uuid4().hex[:8]}"))
+    """A keyring service of its own, and a state dir of its own (the rotation record lives there)."""
+    home = Path(tempfile.mkdtemp(prefix="optout-signing-"))
+    return CredentialStore(load_settings(keyring_service=service or f"optout-test-{uuid.uuid4().hex[:8]}",
+                                         state_dir=home / "state", data_dir=home / "data"))
 
 
 @pytest.fixture
@@ -124,21 +129,51 @@ def test_receipts_from_before_signing_are_unsigned_not_broken(tmp_path, store):
 
 def test_several_keys_shards_and_a_rotation(tmp_path, store):
     root = tmp_path / "ev"
-    other = _store()  # another machine, or the key after a rotation
+    other = _store()  # another machine (a shard), with a key of its own
     try:
         _run(root, store, 0)
-        _, rotated = _run(root, other, 1)
-        _run(root, other, 2)
+        old_id = signing.key_id(signing.load_or_create_key(store).public_key())
+        _, shard = _run(root, other, 1)
+        shard_id = Receipt.model_validate_json(shard.read_bytes()).signing_key
         both = verify_tree(root, trusted_keys=_trusted(store, other))
-        assert both.ok and both.signed == 3
-        new_id = Receipt.model_validate_json(rotated.read_bytes()).signing_key
+        assert both.ok and both.signed == 2
         assert [(w.path, w.problem) for w in both.warnings] == [
-            (str(rotated), f"signing key changed from {signing.key_id(signing.load_or_create_key(store).public_key())} "
-                           f"to {new_id} (recorded in the chain)")]
+            (str(shard), f"signing key changed from {old_id} to {shard_id}, not endorsed by it: another "
+                         "machine's key, or a key made anew (recorded in the chain)")]
         only_old = verify_tree(root, trusted_keys=_trusted(store))
-        assert len(only_old.problems) == 2 and all("not among the --public-key" in p.problem for p in only_old.problems)
+        assert [p.problem for p in only_old.problems] == [
+            f"signed by key {shard_id}, which is not among the --public-key files given"]
+
+        # `optout key rotate` on the shard: the new key is endorsed by the shard's old one
+        old_public = signing.load_or_create_key(other).public_key()
+        previous, new_id, pem = signing.rotate(other)
+        assert previous == shard_id and new_id != shard_id and pem.startswith("-----BEGIN PUBLIC KEY-----")
+        _, rotated = _run(root, other, 2)
+        assert Receipt.model_validate_json(rotated.read_bytes()).key_rotation.previous_key == shard_id
+        trusted = {**_trusted(store, other), shard_id: old_public}
+        after = verify_tree(root, trusted_keys=trusted)
+        assert after.ok and after.signed == 3, after.problems
+        assert (str(rotated), f"signing key changed from {shard_id} to {new_id}: a rotation, endorsed by the "
+                              "previous key (recorded in the chain)") in [(w.path, w.problem) for w in after.warnings]
     finally:
         other._delete("::receipt-signing-key")  # noqa: SLF001
+
+
+def test_a_claimed_rotation_from_another_key_is_not_taken_as_endorsed(tmp_path, store):
+    """A rotation record that endorses the new key with some other key (not the one before it in this
+    chain) reads as a plain change of key."""
+    root = tmp_path / "ev"
+    stranger = _store()
+    try:
+        _run(root, store, 0)
+        signing.load_or_create_key(stranger)
+        signing.rotate(stranger)  # the stranger's new key, endorsed by the stranger's old key
+        _, claimed = _run(root, stranger, 1)
+        assert Receipt.model_validate_json(claimed.read_bytes()).key_rotation is not None
+        warnings = [w.problem for w in verify_tree(root).warnings if "signing key changed" in w.problem]
+        assert len(warnings) == 1 and "not endorsed" in warnings[0]
+    finally:
+        stranger._delete("::receipt-signing-key")  # noqa: SLF001
 
 
 def test_key_export_and_verify_public_key_on_the_command_line(optout_env, tmp_path):
@@ -167,6 +202,11 @@ def test_key_export_and_verify_public_key_on_the_command_line(optout_env, tmp_pa
     garbage.write_text("not a key")
     bad = env.run("verify", str(root), "--public-key", str(garbage))
     assert bad.returncode == 2 and "not a readable public key" in bad.stderr and "Traceback" not in bad.stderr
+
+    rotated = env.run("key", "rotate")
+    assert rotated.returncode == 0 and rotated.stdout.startswith("-----BEGIN PUBLIC KEY-----"), rotated.stderr
+    assert rotated.stdout != exported.stdout and env.run("key", "export").stdout == rotated.stdout
+    assert "keep" in rotated.stderr and "older receipts" in rotated.stderr
     store._delete("::receipt-signing-key")  # noqa: SLF001
 
 

@@ -18,6 +18,7 @@ stopped by Ctrl-C (SIGINT) or a problem of the machine (full disk, browser gone)
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import json
@@ -249,8 +250,10 @@ def account_id_from_twid(twid: str | None) -> str | None:
 
 
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "CancelledError":
+    if isinstance(exc, KeyboardInterrupt):
         return "stopped by Ctrl-C (SIGINT)"
+    if isinstance(exc, asyncio.CancelledError):  # asyncio.run turns Ctrl-C into this; so does a batch stopping
+        return "cancelled: Ctrl-C (SIGINT), or the batch stopped after another account's error"
     return f"{type(exc).__name__}: {getattr(exc, 'message', None) or str(exc)}"[:300]
 
 

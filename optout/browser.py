@@ -3,6 +3,8 @@ fresh, isolated context per account. Everything that starts a browser goes throu
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import shutil
 import sys
@@ -10,12 +12,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from optout.config import Settings
 from optout.errors import BrowserNotFound, EnvironmentProblem
+
+log = logging.getLogger(__name__)
 
 SYSTEM_BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 SYSTEM_BROWSER_PATHS = (
@@ -145,7 +150,28 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
     return browser, binary
 
 
+def cleartext_warning(endpoint: str) -> str | None:
+    """Why a remote browser endpoint is risky, or None: over plain ws:// or http:// to another host, every
+    password, code and session cookie the run types or sets crosses the network unencrypted."""
+    parts = urlsplit(endpoint)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("ws", "http") or host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: another machine, as far as we can tell
+    return (f"the remote browser {endpoint} is on another host over plain {parts.scheme}://: passwords, codes "
+            f"and session cookies would cross the network in the clear. Use {parts.scheme}s:// (TLS), an SSH "
+            "tunnel to localhost, or a browser on this machine.")
+
+
 async def _connect(endpoint: str, pw: Playwright) -> Browser:
+    warning = cleartext_warning(endpoint)
+    if warning:
+        log.warning("%s", warning)
+        print(f"Warning: {warning}", file=sys.stderr)
     try:
         if endpoint.startswith(("ws://", "wss://")):
             return await pw.chromium.connect(endpoint)

@@ -11,6 +11,7 @@ Entries, all under the service name `settings.keyring_service`:
     <handle>:session    JSON {"auth_token", "ct0", "twid", "expires", "saved_at"}: a few hundred bytes,
                         well under the ~2.5 KB some keyrings allow per entry
     __handles__         JSON list of handles (the index; holds no secret)
+    ::receipt-signing-key  the Ed25519 key that signs receipts (PEM, PKCS8), made on first use
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from optout.files import make_private_dir
 
 INDEX_ENTRY = "__handles__"
 PROBE_ENTRY = "__optout_probe__"
+SIGNING_KEY_ENTRY = "::receipt-signing-key"  # ':' is never in a handle, so no account can collide
 SESSION_COOKIES = ("auth_token", "ct0", "twid")
 REQUIRED_COOKIES = ("auth_token", "ct0")
 _HANDLE_RE = re.compile(r"^[a-z0-9_]{1,50}$")
@@ -297,6 +299,14 @@ class CredentialStore:
         if read != value:
             raise self._unavailable(f"{backend_name(self._backend())} did not return what was written to it")
         return backend_name(self._backend())
+
+    # ---- the receipt-signing key (optout/signing.py): a PEM private key, no handle can be named so ----
+
+    def signing_key(self) -> str | None:
+        return self._get(SIGNING_KEY_ENTRY)
+
+    def save_signing_key(self, pem: str) -> None:
+        self._set(SIGNING_KEY_ENTRY, pem)
 
     def _load_json(self, entry: str) -> dict:
         raw = self._get(entry)

@@ -52,7 +52,11 @@ def check_browser(settings: Settings) -> Check:
     from optout.browser import find_browser
 
     if settings.browser_endpoint:
-        return Check(name="browser", ok=True, detail=f"remote browser at {settings.browser_endpoint} (not contacted)")
+        from optout.browser import cleartext_warning
+
+        warning = cleartext_warning(settings.browser_endpoint)
+        return Check(name="browser", ok=True, detail=f"remote browser at {settings.browser_endpoint} (not contacted)"
+                     + (f"; WARNING: {warning}" if warning else ""))
     try:
         binary = find_browser(settings)
     except OptoutError as exc:

@@ -131,3 +131,7 @@ def first_line(exc: BaseException) -> str:
     """An exception's first line (its type name when it has no text): enough to say what failed
     without the call log Playwright appends below it."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class DiskFull(EnvironmentProblem):
+    """The disk holding the evidence (or another folder optout writes) is full; nothing half-written is kept."""

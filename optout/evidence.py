@@ -5,32 +5,60 @@ Each receipt lists the SHA-256 of every image in its folder and the SHA-256 of t
 receipt, so editing an image, editing or deleting a receipt, or dropping a run from the middle shows up
 in `verify_tree`. <root>/<handle>/chain.json names the newest receipt, so deleting the newest run shows
 too; <root>/<handle>/pruned.json keeps the hash and link of each run `optout prune` removed. Files are
-written atomically (temp file + os.replace), 0600; folders 0700.
+written atomically and durably (temp file, fsync, rename, fsync of the folder), 0600; folders 0700.
+
+Commit order of a run (docs/architecture.md "Evidence that survives crashes"): (1) the run folder and its
+images, (2) receipt.sig (and receipt.tsr, when a TSA is configured), (3) receipt.json, (4) chain.json, (5) the history row. A run killed before (3)
+leaves a folder nothing links to; one killed between (3) and (4) leaves a receipt that links correctly to
+the head chain.json names. `verify` reports both as "interrupted", never as changed, and the next run
+continues the chain from the newest committed receipt (`chain_head` rolls forward over step 4). A run
+stopped by Ctrl-C (SIGINT) or a problem of the machine (full disk, browser gone) writes a receipt marked
+`interrupted` with what it had done so far.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hashlib
 import json
+import logging
+import os
+import re
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from filelock import FileLock
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
-from optout.errors import BadInput
+from optout import signing, timestamp
+from optout.errors import BadInput, DiskFull
 from optout.files import make_private_dir, write_private
 from optout.models import AccountOutcome, Mode, SettingResult, utcnow
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 RECEIPT = "receipt.json"
 CHAIN = "chain.json"
 PRUNED = "pruned.json"  # receipts `optout prune` removed, so the chain stays checkable through the gaps
+SIGNATURE = signing.SIGNATURE
+RUN_FOLDER_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z\Z")
+_IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.png\Z")  # a plain name: no folder, no '..'
+_FULL_DISK = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 OUTLINE_CSS = "4px solid #e0245e"
-# Inputs whose value could be a secret are blacked out in every screenshot, whatever screen it is.
-SECRET_INPUTS = "input[type=password], input[autocomplete=one-time-code], input[autocomplete=current-password]"
+# Every field a person can type into is blacked out in every screenshot, whatever screen it is: a password
+# shown in clear (X's eye toggle makes it type=text), a code, an answer to X's identity check. Naming only
+# the secret ones missed those; checkboxes, radios and buttons (what the evidence shows) stay visible.
+SECRET_INPUTS = ", ".join([
+    "input:not([type=checkbox]):not([type=radio]):not([type=submit]):not([type=button]):not([type=reset])"
+    ":not([type=image]):not([type=range]):not([type=color]):not([type=hidden]):not([type=file])",
+    "textarea", "[contenteditable]:not([contenteditable=false])",
+])
 
 
 class SettingRecord(SettingResult):
@@ -68,6 +96,28 @@ class Receipt(BaseModel):
     images: dict[str, str] = Field(default_factory=dict)  # file name -> SHA-256
     previous_receipt: str | None = None  # "<run folder>/receipt.json", relative to the handle folder
     previous_receipt_sha256: str | None = None
+    # Issue 12 (evidence that survives crashes and proves itself); None in receipts written before it.
+    interrupted: str | None = None  # why the run stopped early (signal, error); settings = what was done
+    site: str | None = None  # scheme://host[:port] the run worked on
+    account_id: str | None = None  # X's numeric user id, from the twid cookie
+    signing_key: str | None = None  # id of the Ed25519 key whose signature is in receipt.sig
+    key_rotation: signing.KeyRotation | None = None  # the previous key's endorsement of signing_key
+
+    @field_validator("images")
+    @classmethod
+    def _images_stay_in_the_run_folder(cls, images: dict[str, str]) -> dict[str, str]:
+        """A receipt is data: an image name that could reach outside its folder makes it invalid."""
+        for name in images:
+            if not _IMAGE_NAME_RE.match(name):
+                raise ValueError(f"image name {name!r} is not a plain file name in the run folder")
+        return images
+
+    @field_validator("previous_receipt")
+    @classmethod
+    def _link_is_a_sibling_run(cls, link: str | None) -> str | None:
+        if link is not None and not (link.endswith(f"/{RECEIPT}") and RUN_FOLDER_RE.match(link[: -len(RECEIPT) - 1])):
+            raise ValueError("previous_receipt must name <run folder>/receipt.json of the same handle")
+        return link
 
 
 class PrunedReceipt(BaseModel):
@@ -105,12 +155,22 @@ def run_folder_name(at: datetime) -> str:
 
 
 class EvidenceRun:
-    """The evidence folder of one account's run."""
+    """The evidence folder of one account's run. With `credentials` (the CredentialStore) its receipt is
+    signed with the key in the keyring and names the X account's numeric id."""
 
-    def __init__(self, root: Path, handle: str, *, started_at: datetime | None = None) -> None:
+    def __init__(self, root: Path, handle: str, *, started_at: datetime | None = None, credentials=None,
+                 tsa_url: str | None = None) -> None:
         self.started_at = started_at or utcnow()
-        self.handle_dir = make_private_dir(Path(root).resolve() / handle)  # absolute: the history keeps it
-        self.dir = make_private_dir(self.handle_dir / run_folder_name(self.started_at))
+        root = Path(root).resolve()  # absolute: the history keeps it; the root itself may be a link
+        self.handle_dir = root / handle
+        with _disk_full_named(self.handle_dir):
+            _refuse_link(self.handle_dir)
+            make_private_dir(self.handle_dir)
+            _tighten(root, self.handle_dir)
+            self.dir = make_private_dir(self.handle_dir / run_folder_name(self.started_at))
+        self.credentials = credentials
+        self.signer = signing.Signer(credentials) if credentials is not None else None
+        self.tsa_url = tsa_url
 
     async def screenshot(self, page, name: str, *, outline=None) -> Path:
         """Screenshot the page as `name`.png, with the control(s) of `outline` drawn round in red."""
@@ -121,21 +181,116 @@ class EvidenceRun:
         finally:
             if marked:
                 await _outline(outline, False)
-        write_private(path, image)
+        with _disk_full_named(self.dir):
+            write_private(path, image)
         return path
 
     def write_receipt(self, receipt: Receipt) -> Path:
-        """Hash the folder's images, link the handle's previous receipt, and write receipt.json."""
-        with chain_lock(self.handle_dir):
+        """Commit the run (steps 2-4 of the order above): hash the folder's images, link the handle's
+        previous receipt, sign, write receipt.sig, receipt.json, then chain.json."""
+        with chain_lock(self.handle_dir), _disk_full_named(self.dir):
             receipt.images = {p.name: sha256_file(p) for p in sorted(self.dir.glob("*.png"))}
             previous = chain_head(self.handle_dir)
             if previous is not None:
                 receipt.previous_receipt = f"{previous.parent.name}/{RECEIPT}"
                 receipt.previous_receipt_sha256 = sha256_file(previous)
-            path = write_private(self.dir / RECEIPT, receipt.model_dump_json(indent=2).encode())
-            head = {"latest": f"{self.dir.name}/{RECEIPT}", "sha256": sha256_file(path)}
+            self._identify(receipt)
+            data = receipt.model_dump_json(indent=2).encode()
+            if self.signer is not None:
+                write_private(self.dir / SIGNATURE, self.signer.sign(data))
+            token = timestamp.request(self.tsa_url, data) if self.tsa_url else None
+            if token:
+                write_private(self.dir / timestamp.TIMESTAMP, token)
+            path = write_private(self.dir / RECEIPT, data)
+            head = {"latest": f"{self.dir.name}/{RECEIPT}", "sha256": hashlib.sha256(data).hexdigest()}
             write_private(self.handle_dir / CHAIN, json.dumps(head, indent=2).encode())
+            for stale in self.handle_dir.glob(f".{CHAIN}.*.tmp"):  # a killed run's; the lock rules out a live one
+                stale.unlink(missing_ok=True)
         return path
+
+    def write_interrupted(self, receipt: Receipt, why: BaseException) -> Path | None:
+        """The run stops early (Ctrl-C, a problem of the machine): commit a receipt marked
+        interrupted with what was done so far. When even that cannot be written (the disk is full), the
+        folder stays without a receipt, which `verify` reads as interrupted too."""
+        receipt.interrupted = _why(why)
+        receipt.outcome = AccountOutcome.ERROR
+        receipt.message = receipt.message or f"The run was interrupted ({receipt.interrupted}) before it finished."
+        try:
+            return self.write_receipt(receipt)
+        except Exception as exc:  # the original interruption is what the user must see
+            log.warning("could not write the interrupted receipt in %s: %s", self.dir, type(exc).__name__)
+            return None
+
+    def _identify(self, receipt: Receipt) -> None:
+        """Name the site, the X account (numeric id from the twid cookie) and the signing key."""
+        receipt.site = site_of(receipt.base_url)
+        if self.credentials is not None and receipt.account_id is None:
+            try:
+                session = self.credentials.load_session(receipt.handle, include_expired=True)
+            except Exception:  # a keyring that fails now must not cost the receipt
+                session = None
+            receipt.account_id = account_id_from_twid(session.twid if session else None)
+        if self.signer is not None:
+            receipt.signing_key = self.signer.key_id
+            receipt.key_rotation = self.signer.rotation()
+
+
+def site_of(url: str) -> str:
+    """scheme://host[:port], the port only when it is not the scheme's default."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
+
+
+def account_id_from_twid(twid: str | None) -> str | None:
+    """X's twid cookie is `u=<numeric id>`, URL-encoded (u%3D123); anything else is not an id."""
+    value = unquote(twid or "").strip('"')
+    return value[2:] if value.startswith("u=") and value[2:].isdigit() else None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "stopped by Ctrl-C (SIGINT)"
+    if isinstance(exc, asyncio.CancelledError):  # asyncio.run turns Ctrl-C into this; so does a batch stopping
+        return "cancelled: Ctrl-C (SIGINT), or the batch stopped after another account's error"
+    return f"{type(exc).__name__}: {getattr(exc, 'message', None) or str(exc)}"[:300]
+
+
+class _disk_full_named:
+    """A full disk becomes DiskFull naming the folder; write_private has already removed its temp file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if isinstance(exc, OSError) and exc.errno in _FULL_DISK:
+            raise DiskFull(f"The disk holding the evidence folder {self.folder} is full "
+                           f"({os.strerror(exc.errno)}); nothing half-written was kept in the chain.",
+                           hint="Free some space (or run `optout prune`, or point --out at another disk) "
+                                "and run again: the chain goes on from the last complete receipt.") from None
+        return False
+
+
+def _refuse_link(path: Path) -> None:
+    """Symbolic links inside the evidence tree are refused: a link could make a run write (or verify
+    read) somewhere else. The root itself may be a link the user made."""
+    if path.is_symlink():
+        raise BadInput(f"{path} is a symbolic link; optout does not follow links inside the evidence folder.",
+                       hint="Replace it with a real folder (the evidence folder itself may be a link).")
+
+
+def _tighten(root: Path, handle_dir: Path) -> None:
+    """Evidence is private: a handle folder others can read is set back to 0700; a root others can read
+    is named in a warning (it may be a folder the user shares on purpose)."""
+    if stat.S_IMODE(handle_dir.stat().st_mode) & 0o077:
+        os.chmod(handle_dir, 0o700)
+        log.warning("tightened the permissions of %s to 0700 (others could read it)", handle_dir)
+    if stat.S_IMODE(root.stat().st_mode) & 0o077:
+        log.warning("the evidence folder %s can be read by other users; `chmod 700` it", root)
 
 
 async def _outline(locator, on: bool) -> int:
@@ -155,7 +310,13 @@ async def _outline(locator, on: bool) -> int:
 
 
 def chain_head(handle_dir: Path) -> Path | None:
-    """The handle's newest receipt: the one chain.json names, else the newest folder holding one."""
+    """The handle's newest committed receipt: the one chain.json names (else the newest folder holding
+    one), rolled forward over receipts a run committed before it died between receipt.json and chain.json."""
+    named = _named_head(handle_dir)
+    return _roll_forward(handle_dir, named)[-1] if named else None
+
+
+def _named_head(handle_dir: Path) -> Path | None:
     head = handle_dir / CHAIN
     if head.is_file():
         try:
@@ -166,6 +327,27 @@ def chain_head(handle_dir: Path) -> Path | None:
             pass
     receipts = sorted(handle_dir.glob(f"*/{RECEIPT}"))
     return receipts[-1] if receipts else None
+
+
+def _roll_forward(handle_dir: Path, head: Path) -> list[Path]:
+    """`head`, then each later receipt that links to the one before with its exact hash. Only newer
+    folders are looked at, so a loop is impossible."""
+    chain = [head]
+    while True:
+        digest, link = sha256_file(chain[-1]), f"{chain[-1].parent.name}/{RECEIPT}"
+        later = sorted(p for p in handle_dir.glob(f"*/{RECEIPT}") if p.parent.name > chain[-1].parent.name)
+        nxt = next((p for p in later if _links_to(p, link, digest)), None)
+        if nxt is None:
+            return chain
+        chain.append(nxt)
+
+
+def _links_to(path: Path, link: str, digest: str) -> bool:
+    try:
+        receipt = Receipt.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return False
+    return receipt.previous_receipt == link and receipt.previous_receipt_sha256 == digest
 
 
 # ---- verification ---------------------------------------------------------------------------------
@@ -180,40 +362,60 @@ class VerifyReport(BaseModel):
     root: str
     receipts: int = 0
     images: int = 0
-    problems: list[Problem] = Field(default_factory=list)
+    signed: int = 0
+    unsigned: int = 0  # written before receipts were signed
+    timestamped: int = 0  # with an RFC 3161 timestamp that holds
+    problems: list[Problem] = Field(default_factory=list)  # changed, removed, damaged: exit 1
+    interrupted: list[Problem] = Field(default_factory=list)  # crash states of a run: not tampering
+    warnings: list[Problem] = Field(default_factory=list)  # loose permissions, unsigned, key changes
 
     @property
     def ok(self) -> bool:
-        return not self.problems and self.receipts > 0
+        return not self.problems and (self.receipts > 0 or bool(self.interrupted))
 
 
 def verify_tree(path: Path, recorded: dict[str, str] | None = None,
-                prunable: Collection[str] | None = None) -> VerifyReport:
+                prunable: Collection[str] | None = None, *,
+                trusted_keys: dict | None = None, tsa_roots: list | None = None) -> VerifyReport:
     """Check every receipt under `path`: an evidence root, one handle's folder, or one run folder (whose
     whole handle chain is then checked). `recorded` (receipt path -> SHA-256, from the history database)
     anchors the chain outside the evidence folder: whoever rewrites the newest receipt and chain.json
     together, or deletes the newest run, still disagrees with it. `prunable` (receipt paths of runs the
     history says changed nothing and found nothing on) are the only recorded receipts that may be gone as
-    pruned."""
+    pruned. `trusted_keys` (key id -> Ed25519 public key, from `--public-key`) must have signed every
+    signed receipt; without them each signature is checked against the key it names. `tsa_roots` (from
+    `--tsa-cert`) must anchor every receipt.tsr; without them a timestamp is only matched to its receipt."""
     path = Path(path)
     report = VerifyReport(root=str(path))
     if not path.is_dir():
         raise BadInput(f"There is no evidence folder at {path}.", hint="Give the folder `optout run` printed.")
-    handle_dirs = _handle_dirs(path)
+    path = path.resolve()  # the folder given may be a link the user made; nothing inside it may be
+    handle_dirs = _handle_dirs(path, report)
     for handle_dir in handle_dirs:
-        _verify_handle(handle_dir, report)
+        _scan_tree(handle_dir, report)
+        _verify_handle(handle_dir, report, trusted_keys, tsa_roots)
     _verify_anchors(path, handle_dirs, recorded or {}, set(prunable or ()), report)
-    if report.receipts == 0 and not report.problems:
+    if report.signed and trusted_keys is None:
+        report.warnings.append(Problem(path=str(path), problem="signatures were checked against the key each "
+                                       "receipt names; give --public-key to check that the key is yours"))
+    if report.receipts == 0 and not report.problems and not report.interrupted:
         report.problems.append(Problem(path=str(path), problem="no receipts found"))
     return report
 
 
-def _handle_dirs(path: Path) -> list[Path]:
+def _handle_dirs(path: Path, report: VerifyReport) -> list[Path]:
     if _is_run_dir(path):
         return [path.parent]
     if _is_handle_dir(path):
         return [path]
-    return sorted(child for child in path.iterdir() if child.is_dir() and _is_handle_dir(child))
+    found = []
+    for child in sorted(path.iterdir()):
+        if child.is_symlink():
+            report.problems.append(Problem(path=str(child), problem="symbolic link inside the evidence folder "
+                                           "(refused, not followed)"))
+        elif child.is_dir() and _is_handle_dir(child):
+            found.append(child)
+    return found
 
 
 def _is_handle_dir(path: Path) -> bool:
@@ -221,29 +423,120 @@ def _is_handle_dir(path: Path) -> bool:
 
 
 def _is_run_dir(path: Path) -> bool:
-    return (path / RECEIPT).is_file() or any(path.glob("*.png"))
+    return bool(RUN_FOLDER_RE.match(path.name)) or (path / RECEIPT).is_file() or any(path.glob("*.png"))
 
 
-def _verify_handle(handle_dir: Path, report: VerifyReport) -> None:
+def _scan_tree(handle_dir: Path, report: VerifyReport) -> None:
+    """Links are refused, leftovers of interrupted writes and loose permissions named; nothing followed."""
+    _warn_if_loose(handle_dir.parent, report)
+    _warn_if_loose(handle_dir, report)
+    for folder, dirs, files in os.walk(handle_dir, followlinks=False):
+        for name in sorted(dirs + files):
+            entry = Path(folder) / name
+            mode = entry.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                report.problems.append(Problem(path=str(entry), problem="symbolic link inside the evidence "
+                                               "folder (refused, not followed)"))
+            elif name.startswith(".") and name.endswith(".tmp"):
+                report.interrupted.append(Problem(path=str(entry), problem="temporary file of a write that was "
+                                                  "interrupted (never part of the chain; safe to delete)"))
+            else:
+                _warn_if_loose(entry, report)
+
+
+def _warn_if_loose(path: Path, report: VerifyReport) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077 and not any(w.path == str(path) for w in report.warnings):
+        report.warnings.append(Problem(path=str(path), problem=f"others can access it (mode {mode:o}); "
+                                       "`chmod go-rwx` it"))
+
+
+def _verify_handle(handle_dir: Path, report: VerifyReport, trusted_keys: dict | None,
+                   tsa_roots: list | None = None) -> None:
     def problem(p: Path, text: str) -> None:
         report.problems.append(Problem(path=str(p), problem=text))
 
-    runs = sorted(d for d in handle_dir.iterdir() if d.is_dir() and _is_run_dir(d))
+    runs = sorted(d for d in handle_dir.iterdir() if d.is_dir() and not d.is_symlink() and _is_run_dir(d))
     loaded: dict[str, tuple[Receipt, str]] = {}
+    without_receipt: list[Path] = []
+    signatures = _Signatures(trusted_keys, report, problem)
     for run in runs:
         receipt_path = run / RECEIPT
+        if receipt_path.is_symlink():
+            continue  # named by _scan_tree
         if not receipt_path.is_file():
-            problem(receipt_path, "receipt is missing (the folder still holds images)")
+            without_receipt.append(run)
             continue
         try:
-            receipt = Receipt.model_validate_json(receipt_path.read_bytes())
-        except ValidationError:
+            data = receipt_path.read_bytes()
+            receipt = Receipt.model_validate_json(data)
+        except (OSError, ValidationError):
             problem(receipt_path, "receipt is not a valid receipt (edited or damaged)")
             continue
         report.receipts += 1
-        loaded[run.name] = (receipt, sha256_file(receipt_path))
+        loaded[run.name] = (receipt, hashlib.sha256(data).hexdigest())
         _verify_images(run, receipt, report, problem)
-    _verify_chain(handle_dir, loaded, problem)
+        signatures.check(run, receipt, data)
+        _verify_timestamp(run, data, tsa_roots, report, problem)
+        if receipt.interrupted:
+            report.interrupted.append(Problem(path=str(receipt_path), problem=f"the run was interrupted "
+                                              f"({receipt.interrupted}); the receipt lists what it had done"))
+    named = _verify_chain(handle_dir, loaded, problem, report)
+    for run in without_receipt:
+        if run.name not in named:
+            images = len(list(run.glob("*.png")))
+            report.interrupted.append(Problem(path=str(run), problem=f"the run stopped before its receipt was "
+                                              f"written; its {images} image(s) are not part of the chain"))
+
+
+def _verify_timestamp(run: Path, data: bytes, roots: list | None, report: VerifyReport, problem) -> None:
+    tsr = run / timestamp.TIMESTAMP
+    if not tsr.is_file() or tsr.is_symlink():
+        return
+    why, _ = timestamp.check(tsr, data, roots)
+    if why:
+        problem(tsr, why)
+    else:
+        report.timestamped += 1
+
+
+class _Signatures:
+    """Per handle, in run order: every signature checked; a receipt without one after a signed receipt is
+    a removed signature; a change of key is named (a rotation, or another machine's shard)."""
+
+    def __init__(self, trusted: dict | None, report: VerifyReport, problem) -> None:
+        self.trusted, self.report, self.problem = trusted, report, problem
+        self.last_key: str | None = None
+
+    def check(self, run: Path, receipt: Receipt, data: bytes) -> None:
+        if receipt.signing_key is None:
+            if self.last_key is not None:
+                self.problem(run / RECEIPT, "receipt is not signed, but an earlier receipt of this account was "
+                                            "(signature stripped?)")
+            else:
+                self.report.unsigned += 1
+                self.report.warnings.append(Problem(path=str(run / RECEIPT), problem="unsigned (written before "
+                                                    "optout signed receipts)"))
+            return
+        why = signing.check(data, receipt.signing_key, run / SIGNATURE, self.trusted)
+        if why:
+            self.problem(run / SIGNATURE, why)
+        else:
+            self.report.signed += 1
+        if self.last_key is not None and receipt.signing_key != self.last_key:
+            self.report.warnings.append(Problem(path=str(run / RECEIPT), problem=self._change(run, receipt)))
+        self.last_key = receipt.signing_key
+
+    def _change(self, run: Path, receipt: Receipt) -> str:
+        """A change of key, told apart: rotated by the owner (endorsed by the previous key) or not."""
+        change = f"signing key changed from {self.last_key} to {receipt.signing_key}"
+        try:
+            new_raw = signing.Signature.model_validate_json((run / SIGNATURE).read_bytes()).public_key
+        except (OSError, ValidationError):
+            new_raw = ""
+        if receipt.key_rotation and signing.endorsed(receipt.key_rotation, self.last_key, new_raw):
+            return f"{change}: a rotation, endorsed by the previous key (recorded in the chain)"
+        return f"{change}, not endorsed by it: another machine's key, or a key made anew (recorded in the chain)"
 
 
 def _verify_anchors(path: Path, handle_dirs: list[Path], recorded: dict[str, str], prunable: set[str],
@@ -283,12 +576,14 @@ def _verify_images(run: Path, receipt: Receipt, report: VerifyReport, problem) -
     for name, digest in receipt.images.items():
         image = run / name
         report.images += 1
+        if image.is_symlink():
+            continue  # named by _scan_tree, never read
         if not image.is_file():
             problem(image, "image listed in the receipt is missing")
         elif sha256_file(image) != digest:
             problem(image, "image was changed after the receipt was written (SHA-256 differs)")
     for image in sorted(run.glob("*.png")):
-        if image.name not in receipt.images:
+        if image.name not in receipt.images and not image.is_symlink():
             problem(image, "image is not listed in the receipt (added afterwards)")
 
 
@@ -299,9 +594,10 @@ class _Link:
     sha256: str
 
 
-def _verify_chain(handle_dir: Path, loaded: dict, problem) -> None:
+def _verify_chain(handle_dir: Path, loaded: dict, problem, report: VerifyReport) -> set[str]:
     """Each receipt must name the one before it with that file's exact hash; chain.json names the last.
-    A pruned receipt stands in the chain by what pruned.json kept of it (its hash and its own link)."""
+    A pruned receipt stands in the chain by what pruned.json kept of it (its hash and its own link).
+    Returns the run folders something links to or names, whose absence is therefore a problem."""
     links = {name: _Link(r.previous_receipt, r.previous_receipt_sha256, digest) for name, (r, digest) in loaded.items()}
     try:
         pruned = load_pruned(handle_dir)
@@ -325,28 +621,74 @@ def _verify_chain(handle_dir: Path, loaded: dict, problem) -> None:
             continue
         if links[prev_name].sha256 != link.previous_sha256:
             problem(prev_path, f"receipt was edited after {name}/{RECEIPT} linked to it (chain broken)")
+    if _has_cycle(links):
+        broken = True
+        problem(handle_dir, "receipts link to each other in a cycle (edited: a real chain only goes back in time)")
     starts = sorted(n for n, link in links.items() if link.previous is None)
     for extra in starts[1:]:
         problem(handle_dir / extra / RECEIPT, "receipt does not link to the one before it (chain broken)")
-    _verify_head(handle_dir, loaded, None if broken else referenced, problem)
+    latest = _verify_head(handle_dir, loaded, links, None if broken else referenced, problem, report)
+    return referenced | ({latest} if latest else set())
 
 
-def _verify_head(handle_dir: Path, loaded: dict, referenced: set[str] | None, problem) -> None:
+def _has_cycle(links: dict[str, _Link]) -> bool:
+    done: set[str] = set()
+    for start in links:
+        seen: set[str] = set()
+        name: str | None = start
+        while name in links and name not in done:
+            if name in seen:
+                return True
+            seen.add(name)
+            previous = links[name].previous
+            name = previous.split("/", 1)[0] if previous else None
+        done |= seen
+    return False
+
+
+def _verify_head(handle_dir: Path, loaded: dict, links: dict[str, _Link], referenced: set[str] | None, problem,
+                 report: VerifyReport) -> str | None:
+    """chain.json must name a receipt with its hash. Receipts committed after it that link on from it
+    with the right hashes are a run that died before step 4 (chain.json): interrupted, not changed."""
     head_path = handle_dir / CHAIN
     if not loaded and not head_path.is_file():
-        return
+        return None
+    if not head_path.exists() and len(links) == 1 and all(link.previous is None for link in links.values()):
+        (only,) = loaded
+        report.interrupted.append(Problem(path=str(head_path), problem=f"missing: the first run ({only}) stopped "
+                                          "after its receipt, before chain.json was written"))
+        return only
     try:
         head = json.loads(head_path.read_text())
         latest, digest = head["latest"].split("/", 1)[0], head["sha256"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         problem(head_path, "chain head is missing or unreadable")
-        return
+        return None
     if latest not in loaded:
         if not (handle_dir / latest / RECEIPT).is_file():
             problem(handle_dir / latest / RECEIPT, "newest receipt is missing (deleted?); chain.json names it")
-        return
+        return latest
     if loaded[latest][1] != digest:
         problem(handle_dir / latest / RECEIPT, "newest receipt was edited (hash differs from chain.json)")
+    pending = _pending_after(latest, links)
+    for name in pending:
+        report.interrupted.append(Problem(path=str(handle_dir / name / RECEIPT), problem="committed, but the run "
+                                          "stopped before chain.json named it (the next run continues from it)"))
     for name in loaded if referenced is not None else ():
-        if name != latest and name not in referenced:
+        if name != latest and name not in referenced and name not in pending:
             problem(handle_dir / name / RECEIPT, "receipt is outside the chain (no later receipt links to it)")
+    return latest
+
+
+def _pending_after(latest: str, links: dict[str, _Link]) -> list[str]:
+    """The receipts after chain.json's head, each linking to the one before with its hash (as chain_head
+    rolls forward); folder names only increase, so this ends."""
+    chain, current = [], latest
+    while True:
+        link_to = f"{current}/{RECEIPT}"
+        nxt = next((n for n in sorted(links) if n > current and links[n].previous == link_to
+                    and links[n].previous_sha256 == links[current].sha256), None)
+        if nxt is None:
+            return chain
+        chain.append(nxt)
+        current = nxt

@@ -11,10 +11,14 @@ failure or a page that still cannot be read is an error (EnvironmentProblem, Pol
 from __future__ import annotations
 
 import asyncio
+import codecs
 import difflib
 import hashlib
+import http.client
 import logging
 import re
+import threading
+import time
 import unicodedata
 import urllib.error
 import urllib.request
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 POLICY_PATH = "/en/privacy"
 MIN_BODY_CHARS = 200  # below this the page is an error page or a shell, not a policy
 FETCH_TIMEOUT_S = 30
+FETCH_DEADLINE_S = 20.0  # the whole read, however slowly the server trickles
+MAX_POLICY_BYTES = 5_000_000  # X's policy is ~100 KB; more is not a policy page
 
 _SKIP_TAGS = {"script", "style", "noscript", "svg", "nav", "header", "footer", "template", "head"}
 _BLOCK_TAGS = {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
@@ -196,14 +202,62 @@ def parse_policy(html: str, url: str) -> PolicySnapshot:
                           text_hash=hashlib.sha256(text.encode()).hexdigest())
 
 
-def _http_get(url: str) -> str:
+def _http_get(url: str, deadline: float) -> str:
+    """GET the page: at most MAX_POLICY_BYTES, and no reading past `deadline` (time.monotonic()); a
+    charset Python does not know is read as UTF-8."""
     request = urllib.request.Request(url, headers={
         "User-Agent": f"Mozilla/5.0 (compatible; optout/{__version__})",
         "Accept": "text/html", "Accept-Language": "en",
     })
-    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
-        charset = response.headers.get_content_charset() or "utf-8"
-        return response.read().decode(charset, errors="replace")
+    with urllib.request.urlopen(request, timeout=min(FETCH_TIMEOUT_S, FETCH_DEADLINE_S)) as response:
+        body = bytearray()
+        while chunk := response.read1(65536):
+            body += chunk
+            if len(body) > MAX_POLICY_BYTES:
+                raise PolicyUnreadable(f"The privacy policy page {url} is larger than {MAX_POLICY_BYTES} bytes.")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"still reading after {FETCH_DEADLINE_S:g} s")
+        if response.length:  # the connection ended before Content-Length: half a policy is not a version
+            raise http.client.IncompleteRead(bytes(body), response.length)
+        return bytes(body).decode(_charset(response.headers.get_content_charset()), errors="replace")
+
+
+def _charset(name: str | None) -> str:
+    try:
+        return codecs.lookup(name or "utf-8").name
+    except LookupError:
+        return "utf-8"
+
+
+async def _fetch_html(url: str) -> str:
+    """`_http_get` in a daemon thread with a total deadline: a server that never finishes costs the run
+    FETCH_DEADLINE_S at most, and cannot keep the process alive at exit (the default executor would)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def settle(result=None, error=None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            result, error = _http_get(url, time.monotonic() + FETCH_DEADLINE_S), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop is gone: nobody waits any more
+            pass
+
+    threading.Thread(target=work, name="optout-policy-read", daemon=True).start()
+    try:
+        return await asyncio.wait_for(done, FETCH_DEADLINE_S + 1)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"no complete answer within {FETCH_DEADLINE_S:g} s") from None
 
 
 async def _browser_get(browser, url: str, settings: Settings) -> str:
@@ -222,14 +276,14 @@ async def fetch_policy(settings: Settings, browser=None) -> PolicySnapshot:
     cannot read; without one, such a page is PolicyUnreadable."""
     url = settings.url(POLICY_PATH)
     try:
-        html = await asyncio.to_thread(_http_get, url)
+        html = await _fetch_html(url)
         return parse_policy(html, url)
     except urllib.error.HTTPError as exc:
         if browser is None:
             raise PolicyUnreadable(f"The privacy policy page {url} answered HTTP {exc.code}.",
                                    hint="X may be blocking plain requests; open the page in a browser.") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"[:200]
         raise EnvironmentProblem(f"Could not reach {url} ({reason}).",
                                  hint="Check the network connection and the base URL.") from None
     except PolicyUnreadable:
@@ -264,7 +318,9 @@ async def version_for_receipts(settings: Settings, store: Store) -> str | None:
         return (await check_policy(settings, store)).current.receipt_label
     except OptoutError as exc:
         log.warning("policy: not read for the receipts: %s", exc.message)
-        return None
+    except Exception as exc:  # anything else a strange answer causes: logged, and the run goes on
+        log.warning("policy: not read for the receipts: %s", f"{type(exc).__name__}: {exc}"[:300])
+    return None
 
 
 def diff(store: Store) -> PolicyDiff | None:

@@ -136,8 +136,18 @@ def print_verify(report, *, as_json: bool) -> None:
         for p in report.problems:
             table.add_row(p.path, f"[red]{p.problem}[/red]")
         console.print(table)
+    for title, notes in (("Interrupted runs (not tampering)", report.interrupted), ("Warnings", report.warnings)):
+        if notes:
+            table = Table(title=title)
+            table.add_column("file", overflow="fold")
+            table.add_column("note", overflow="fold")
+            for p in notes:
+                table.add_row(p.path, f"[yellow]{p.problem}[/yellow]")
+            console.print(table)
     verdict = "[green]intact[/green]" if report.ok else "[red]NOT intact[/red]"
-    console.print(f"{report.receipts} receipt(s), {report.images} image(s) checked under {report.root}: {verdict}")
+    console.print(f"{report.receipts} receipt(s) ({report.signed} signed, {report.unsigned} unsigned), "
+                  f"{report.images} image(s) checked under {report.root}: {verdict}"
+                  + (f"; {len(report.interrupted)} interrupted" if report.interrupted else ""))
 
 
 # ---- history, policy, recheck, schedule (issue 5: staying opted out) ----

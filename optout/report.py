@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from optout import __version__
 from optout.credentials import normalize_handle
 from optout.errors import BadInput
-from optout.evidence import Receipt, chain_head, load_pruned, sha256_file
+from optout import signing
+from optout.evidence import SIGNATURE, Receipt, chain_head, load_pruned, sha256_file
 from optout.files import write_private
 from optout.models import Mode, utcnow
 
@@ -62,8 +63,14 @@ def _row(receipt_path: Path, out_dir: Path, embed: bool, recorded: dict[str, str
     anchored = recorded.get(str(receipt_path.resolve()))
     if anchored and anchored != sha256_file(receipt_path):
         row.problems.append("the receipt differs from the one the history recorded")
+    if receipt.signing_key:
+        why = signing.check(receipt_path.read_bytes(), receipt.signing_key, folder / SIGNATURE, None)
+        row.problems += [why] if why else []
     for name, digest in receipt.images.items():
-        image = folder / name
+        image = folder / name  # a plain name: Receipt refuses names that leave the folder
+        if image.is_symlink():
+            row.problems.append(f"{name} is a symbolic link (refused)")
+            continue
         if not image.is_file():
             row.problems.append(f"{name} is missing")
             continue
@@ -86,18 +93,30 @@ def _last_opt_out(receipt_path: Path, receipt: Receipt) -> Path | None:
         pruned = load_pruned(handle_dir)
     except (OSError, ValueError):
         pruned = {}
+    seen = {receipt_path.parent.name}
     while receipt.mode is not Mode.APPLY and receipt.previous_receipt:
         previous = receipt.previous_receipt
         while previous and previous.split("/", 1)[0] in pruned and not (handle_dir / previous).is_file():
+            _not_seen(seen, previous, handle_dir)
             previous = pruned[previous.split("/", 1)[0]].previous_receipt
         if not previous:
             return None
+        _not_seen(seen, previous, handle_dir)
         receipt_path = handle_dir / previous
         try:
             receipt = Receipt.model_validate_json(receipt_path.read_bytes())
         except (OSError, ValidationError):
             return None
     return receipt_path if receipt.mode is Mode.APPLY else None
+
+
+def _not_seen(seen: set[str], link: str, handle_dir: Path) -> None:
+    """Receipts are data: a chain edited to loop back on itself is an error, not an endless walk."""
+    folder = link.split("/", 1)[0]
+    if folder in seen:
+        raise BadInput(f"The receipts under {handle_dir} link to each other in a cycle ({folder}).",
+                       hint="The evidence was edited: run `optout verify` to see what changed.")
+    seen.add(folder)
 
 
 def _row_with_history(receipt_path: Path, out_dir: Path, embed: bool, recorded: dict[str, str]) -> ReportRow:

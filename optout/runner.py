@@ -48,13 +48,16 @@ async def run_account(
     started) goes into the receipt, so evidence says which policy the opt-out answered."""
     handle = normalize_handle(handle)
     specs = catalog.select(list(setting_ids) if setting_ids else None)
-    evidence = EvidenceRun(settings.evidence_root, handle)
+    evidence = EvidenceRun(settings.evidence_root, handle, credentials=store, tsa_url=settings.tsa_url)
     result = AccountResult(handle=handle, mode=mode, outcome=AccountOutcome.OK, started_at=evidence.started_at,
                            evidence_dir=str(evidence.dir))
     job = _AccountJob(browser, settings, store, prompter, evidence, result)
     context = await browser.new_context()
     try:
         await job.run(context, specs)
+    except BaseException as exc:  # Ctrl-C, a full disk, the browser gone: commit what was done, marked
+        evidence.write_interrupted(job.receipt(policy_version), exc)
+        raise
     finally:
         await context.close()
     result.finished_at = utcnow()

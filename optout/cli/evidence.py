@@ -64,16 +64,22 @@ def check(
 def verify(
     ctx: typer.Context,
     path: Annotated[Optional[Path], typer.Argument(help="Evidence folder, a handle's folder or one run's.")] = None,
+    public_key: Annotated[Optional[list[Path]], typer.Option("--public-key", help="Trusted public key (from `optout key export`); repeat for several.")] = None,
+    tsa_cert: Annotated[Optional[list[Path]], typer.Option("--tsa-cert", help="Root certificate of your RFC 3161 time-stamping authority.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the evidence: every image's SHA-256 and each handle's chain of receipts."""
+    """Check the evidence: every image's SHA-256, each handle's chain of receipts and their signatures."""
     from optout.evidence import verify_tree
     from optout.render import print_verify
+    from optout.signing import load_public_keys
     from optout.store import recorded_receipts
+    from optout.timestamp import load_roots
 
     settings = state(ctx).settings()
+    trusted = load_public_keys(public_key) if public_key else None
+    roots = load_roots(tsa_cert) if tsa_cert else None
     hashes, routine = recorded_receipts(settings)
-    report = verify_tree(path or settings.evidence_root, hashes, routine)
+    report = verify_tree(path or settings.evidence_root, hashes, routine, trusted_keys=trusted, tsa_roots=roots)
     print_verify(report, as_json=as_json)
     done(0 if report.ok else 1)
 
@@ -115,4 +121,33 @@ def prune(
     report = prune_evidence(evidence or state(ctx).settings().evidence_root, older_than_days, handles=handles,
                             dry_run=dry_run)
     print_prune(report, as_json=as_json)
+    done(0)
+
+
+key_app = typer.Typer(help="The key that signs receipts (kept in the OS keyring).", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+
+@command(key_app, "export")
+def key_export(ctx: typer.Context) -> None:
+    """Print the public key (PEM) that checks this machine's receipts: `optout verify --public-key FILE`."""
+    from optout.credentials import CredentialStore
+    from optout.signing import export_public_key
+
+    _, pem = export_public_key(CredentialStore(state(ctx).settings()))
+    print(pem, end="")
+    done(0)
+
+
+@command(key_app, "rotate")
+def key_rotate(ctx: typer.Context) -> None:
+    """Replace the signing key with a new one that the old one endorses; prints the new public key.
+    Export the old public key first: older receipts stay verifiable only with it."""
+    from optout.credentials import CredentialStore
+    from optout.signing import rotate
+
+    old_id, new_id, pem = rotate(CredentialStore(state(ctx).settings()))
+    print(pem, end="")
+    print(f"Signing key {old_id} replaced by {new_id}; keep {old_id}'s public key to verify older receipts.",
+          file=sys.stderr)
     done(0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from optout.evidence import SECRET_INPUTS
+
 # ---- login screens (owned by x/login.py) ----
 # Where a login starts. X redirects it to the 2026 flow (/i/jf/onboarding/web) where that is rolled out.
 LOGIN_PATH = "/i/flow/login"
@@ -47,11 +49,8 @@ CAPTCHA_FRAME = "iframe#arkose_iframe, iframe[src*=arkose], iframe[src*=funcaptc
 ALERT = "[role=alert]"
 LOGGED_IN_MARKERS = "[data-testid=AppTabBar_Home_Link], [data-testid=SideNav_AccountSwitcher_Button]"
 PROFILE_LINK = "a[data-testid=AppTabBar_Profile_Link]"
-# What must be blacked out in a login screenshot: anything that can hold a password or a code.
-LOGIN_SECRET_INPUTS = (
-    "input[type=password], input[name=password], input[autocomplete=current-password], "
-    "input[autocomplete=one-time-code], input[data-testid=ocfEnterTextTextInput], input[name=email_code]"
-)
+# What must be blacked out in a login screenshot: every field that can hold a password or a code (issue 12).
+LOGIN_SECRET_INPUTS = SECRET_INPUTS
 
 _USABLE_JS = """  const usable = (el) => {
     const box = el.getBoundingClientRect();

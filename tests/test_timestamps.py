@@ -1,0 +1,141 @@
+"""Issue 12 item 8 (optional part): RFC 3161 timestamps of receipts, against a local time-stamping
+authority the test starts: a test CA, a TSA certificate (extendedKeyUsage timeStamping), and
+`openssl ts -reply` behind a small HTTP handler."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from optout.evidence import CHAIN, RECEIPT, EvidenceRun, Receipt, verify_tree, write_private
+from optout.models import AccountOutcome, Mode
+from optout.timestamp import TIMESTAMP, load_roots
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed for the local TSA")
+
+TS_CNF = """[ tsa ]
+default_tsa = tsa_config1
+[ tsa_config1 ]
+serial = {dir}/tsaserial
+crypto_device = builtin
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256, sha384, sha512
+accuracy = secs:1
+ess_cert_id_alg = sha256
+certs = {dir}/tsa.crt
+"""
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_ca(folder: Path, name: str) -> None:
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+             f"{name}.key", "-out", f"{name}.crt", "-days", "30", "-subj", f"/CN={name}",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+             cwd=folder)
+
+
+@pytest.fixture(scope="module")
+def tsa():
+    """A TSA on localhost; yields (url, CA certificate path)."""
+    folder = Path(tempfile.mkdtemp(prefix="optout-tsa-"))
+    _make_ca(folder, "ca")
+    _make_ca(folder, "other-ca")
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tsa.key",
+             "-out", "tsa.csr", "-subj", "/CN=Test TSA", cwd=folder)
+    (folder / "tsa.ext").write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                    "extendedKeyUsage=critical,timeStamping\n")
+    _openssl("x509", "-req", "-in", "tsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "tsa.crt", "-days", "30", "-extfile", "tsa.ext", cwd=folder)
+    (folder / "tsaserial").write_text("01\n")
+    (folder / "ts.cnf").write_text(TS_CNF.format(dir=folder))
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  (http.server's name)
+            query = self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                (folder / "q.tsq").write_bytes(query)
+                subprocess.run(["openssl", "ts", "-reply", "-queryfile", "q.tsq", "-config", "ts.cnf", "-inkey",
+                                "tsa.key", "-signer", "tsa.crt", "-out", "r.tsr"], cwd=folder, check=True,
+                               capture_output=True)
+                answer = (folder / "r.tsr").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa", folder
+    server.shutdown()
+    server.server_close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(root, tsa_url, n=0):
+    from datetime import timedelta
+
+    from optout.models import utcnow
+
+    run = EvidenceRun(root, "alice", started_at=utcnow() + timedelta(seconds=n), tsa_url=tsa_url)
+    write_private(run.dir / "before-business-partners.png", b"\x89PNG image")
+    receipt = Receipt(tool_version="t", handle="alice", base_url="https://x.com", mode=Mode.APPLY,
+                      outcome=AccountOutcome.OK, started_at=run.started_at)
+    return run, run.write_receipt(receipt)
+
+
+def test_receipts_get_a_trusted_timestamp_that_verify_checks(tmp_path, tsa):
+    url, folder = tsa
+    root = tmp_path / "ev"
+    run, receipt_path = _run(root, url)
+    assert (run.dir / TIMESTAMP).is_file()
+    roots = load_roots([folder / "ca.crt"])
+    report = verify_tree(root, tsa_roots=roots)
+    assert report.ok and report.timestamped == 1, report.problems
+
+    wrong = verify_tree(root, tsa_roots=load_roots([folder / "other-ca.crt"]))
+    assert [p.path for p in wrong.problems] == [str(run.dir / TIMESTAMP)]
+    assert "does not verify against the --tsa-cert" in wrong.problems[0].problem
+
+    data = json.loads(receipt_path.read_text())
+    data["outcome"] = "verify_failed"
+    receipt_path.write_text(json.dumps(data))
+    (root / "alice" / CHAIN).write_text(json.dumps({"latest": f"{run.dir.name}/{RECEIPT}",
+                                                    "sha256": hashlib.sha256(receipt_path.read_bytes()).hexdigest()}))
+    assert [p.problem for p in verify_tree(root).problems] == [
+        "timestamp is for other bytes than this receipt (edited after it was timestamped)"]
+
+
+def test_an_unreachable_tsa_costs_only_the_timestamp(tmp_path, caplog):
+    run, receipt_path = _run(tmp_path / "ev", "http://127.0.0.1:9/tsa")
+    assert receipt_path.is_file() and not (run.dir / TIMESTAMP).exists()
+    assert verify_tree(tmp_path / "ev").ok
+    assert any("timestamp: none from" in r.getMessage() for r in caplog.records)
+
+
+def test_verify_tsa_cert_on_the_command_line(optout_env, tmp_path, tsa):
+    url, folder = tsa
+    root = tmp_path / "ev"
+    _run(root, url)
+    ok = optout_env.run("verify", str(root), "--tsa-cert", str(folder / "ca.crt"), "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["timestamped"] == 1, ok.stdout + ok.stderr
+    assert optout_env.run("verify", str(root), "--tsa-cert", str(folder / "other-ca.crt")).returncode == 1
+    (tmp_path / "junk.pem").write_text("junk")
+    bad = optout_env.run("verify", str(root), "--tsa-cert", str(tmp_path / "junk.pem"))
+    assert bad.returncode == 2 and "not a readable PEM certificate" in bad.stderr

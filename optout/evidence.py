@@ -38,6 +38,17 @@ class SettingRecord(SettingResult):
 
     at: datetime | None = None
     api_fields_saved: list[str] = Field(default_factory=list)
+    # not_found: the labels the page did show, and its secret-free outline (a JSON file beside the receipt)
+    seen_labels: list[str] = Field(default_factory=list)
+    outline: str | None = None
+
+
+class ClearedSheet(BaseModel):
+    """A sheet optout cleared on its way (it offered no choice): its text, how, and a screenshot."""
+
+    text: str
+    how: str  # "close", "escape" or "button"
+    screenshot: str | None = None
 
 
 class Failure(BaseModel):
@@ -65,6 +76,7 @@ class Receipt(BaseModel):
     failure: Failure | None = None
     logged_in: bool = False
     privacy_policy_version: str | None = None  # "<effective date> (sha256 <prefix>)" when the run read it
+    sheets_cleared: list[ClearedSheet] = Field(default_factory=list)
     images: dict[str, str] = Field(default_factory=dict)  # file name -> SHA-256
     previous_receipt: str | None = None  # "<run folder>/receipt.json", relative to the handle folder
     previous_receipt_sha256: str | None = None

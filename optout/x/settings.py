@@ -268,9 +268,11 @@ async def _settle(page: Page, spec: SettingSpec, settings: Settings, *, here: Ca
             if await page.locator(screens.NOT_FOUND_PANE).count() or not here(page.url):
                 return False
             if await controls.pane_controls(page).count() >= max(1, len(spec.page.required)):
+                await _clear_overlays(page)  # a sheet drawn with the page, after this loop's first look
                 return True
             drawn_since = drawn_since or time.monotonic()
             if time.monotonic() - drawn_since > GRACE_S:
+                await _clear_overlays(page)
                 return True
         if time.monotonic() > deadline:
             return False
@@ -402,6 +404,7 @@ async def switch_off(page: Page, spec: SettingSpec, settings: Settings) -> SaveR
 async def _click_and_save(page: Page, spec: SettingSpec, seen: controls.Seen, report: SaveReport,
                           settings: Settings) -> None:
     box = controls.pane_controls(page).nth(seen.index)
+    await _clear_overlays(page)
     try:
         async with page.expect_response(_is_save, timeout=settings.timeout_ms) as info:
             await box.click()

@@ -151,11 +151,11 @@ class EvidenceRun:
 
 
 async def _outline(locator, on: bool) -> int:
-    """Outline the label (or the box itself) of every control matched; X's checkbox is drawn by its label."""
+    """Outline the label (else the row holding it) of every control matched: X draws no <label> in 2026."""
     try:
         return await locator.evaluate_all(
             """(els, [on, css]) => { for (const el of els) {
-                   const target = el.closest('label') || el;
+                   const target = el.closest('label') || el.parentElement || el;
                    target.style.outline = on ? css : '';
                    target.style.outlineOffset = on ? '3px' : '';
                    if (on) target.scrollIntoView({block: 'center'});

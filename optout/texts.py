@@ -78,7 +78,7 @@ def _merge(base: dict, extra: dict, path: Path) -> None:
 
 
 @lru_cache(maxsize=8)
-def _load(config_dir: Path | None) -> Strings:
+def _load(config_dir: Path | None, _mtime: float | None) -> Strings:
     data = _read(BUILTIN)
     tables = {t: data.get(t, {}) for t in _TABLES}
     user = config_dir / USER_FILE if config_dir else None
@@ -90,8 +90,13 @@ def _load(config_dir: Path | None) -> Strings:
 
 
 def load(config_dir: Path | None = None) -> Strings:
-    """The built-in strings merged with the user's file in `config_dir` (cached per folder)."""
-    return _load(Path(config_dir) if config_dir else None)
+    """The built-in strings merged with the user's file in `config_dir` (cached until that file changes)."""
+    folder = Path(config_dir) if config_dir else None
+    try:
+        mtime = (folder / USER_FILE).stat().st_mtime if folder else None
+    except OSError:
+        mtime = None
+    return _load(folder, mtime)
 
 
 def confirmed_report() -> list[str]:

@@ -77,16 +77,18 @@ def identify(seen: list[Seen], spec: PageSpec, strings: Strings) -> list[Seen]:
         keys = _keys_said(spec, strings, s.name, s.description) or _keys_said(spec, strings, s.beside)
         if len(keys) == 1:
             s.key, s.how = keys[0], "text"
+    ambiguous = False
     for key in {s.key for s in seen if s.key}:
         claimed = [s for s in seen if s.key == key]
-        if len(claimed) > 1:  # two controls say the same: text cannot tell them apart
+        if len(claimed) > 1:  # two controls say the same: text cannot tell them apart, nor position
+            ambiguous = True
             for s in claimed:
                 s.key = s.how = None
-    shape = _expected_shape(seen, spec)
-    if shape:
-        taken = {s.key for s in seen if s.key}
+    shape = None if ambiguous else _expected_shape(seen, spec)
+    # Position is trusted only if every control identified by text sits where the catalog puts it.
+    if shape and all(s.key in (None, c.key) for s, c in zip(seen, shape)):
         for s, control in zip(seen, shape):
-            if s.key is None and control.key not in taken:
+            if s.key is None:
                 s.key, s.how = control.key, "position"
     return seen
 

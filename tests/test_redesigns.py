@@ -21,6 +21,7 @@ from optout.models import AccountOutcome, Mode, SettingOutcome
 from optout.moved_pages import MovedPages
 from optout.runner import run_account
 from recordings.scenarios import SETTING_FIELDS
+from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "redesign-" + uuid.uuid4().hex[:8]
@@ -175,6 +176,9 @@ async def test_reworded_label_by_position_and_removed_control_is_not_found_fast(
     assert {"role": "checkbox", "name": ""} in outline or any(i["role"] == "checkbox" for i in outline)
     assert any(i.get("href", "").endswith("/settings/privacy_and_safety") for i in outline)
     assert all(set(i) <= {"role", "name", "href"} for i in outline)
+    session = world.store.load_session(world.handle, include_expired=True)
+    secrets = [PASSWORD, session.auth_token.get_secret_value(), session.ct0.get_secret_value()]
+    assert find_leaks(secrets, files=[p for p in world.tmp_path.rglob("*") if p.is_file()], texts=()) == []
 
 
 async def test_reworded_label_next_to_a_new_control_changes_nothing(world):

@@ -88,7 +88,8 @@ def compose(results: list[AccountResult], *, policy_change: PolicyDiff | None = 
     title = _title(results, policy_change, policy_error, len(not_started or ()))
     level = Level.FAILURE if not_started else _level(results, policy_change, policy_error)
     if news and level is Level.INFO:
-        level, title = Level.WARNING, title.replace("all settings still off", "all settings still off; X shows a new control")
+        level = Level.WARNING
+        title = title.replace("all settings still off", "all settings still off; X shows a new control")
     return Notification(title=title, body="\n".join(policy_lines + account_lines + [footer]), level=level)
 
 

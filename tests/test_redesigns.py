@@ -25,7 +25,7 @@ from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "redesign-" + uuid.uuid4().hex[:8]
-BP, GROK, GROK_P = "allow_sharing_data_for_third_party_personalization", "allow_grok_training", "allow_grok_personalization"
+BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_grok_training"
 PARTNERS, GROK_PAGE = "/settings/data_sharing_with_business_partners", "/settings/grok_settings"
 TIMINGS: dict[str, float] = {}  # fault -> seconds, printed at the end for the report
 
@@ -109,7 +109,8 @@ async def test_reordered_controls_and_terms_sheet(world):
     assert _by_id(receipt)["grok-training"].identified_by == {"grok-training": "text"}
     [sheet] = receipt.sheets_cleared
     assert sheet.how == "button" and "Terms of Service" in sheet.text
-    assert (world.settings.evidence_root / world.handle / result.evidence_dir.rsplit("/", 1)[-1] / sheet.screenshot).is_file()
+    assert (world.settings.evidence_root / world.handle / result.evidence_dir.rsplit("/", 1)[-1]
+            / sheet.screenshot).is_file()
     assert world.replica.admin.get_account(world.handle)["notices"] == {"terms_sheet": "ok"}
 
 

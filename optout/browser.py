@@ -3,6 +3,7 @@ fresh, isolated context per account. Everything that starts a browser goes throu
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -17,6 +18,8 @@ from playwright.async_api import Error as PlaywrightError
 from optout.config import Settings
 from optout.errors import BrowserNotFound, EnvironmentProblem
 
+log = logging.getLogger(__name__)
+
 SYSTEM_BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 SYSTEM_BROWSER_PATHS = (
     "/Applications/Chromium.app/Contents/MacOS/Chromium",
@@ -25,14 +28,18 @@ SYSTEM_BROWSER_PATHS = (
     r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
     r"C:\Program Files\Chromium\Application\chrome.exe",
 )
-# A closed network makes Chromium's own background traffic fail noisily; none of it is needed.
+# A closed network makes Chromium's own background traffic fail noisily; none of it is needed. The last
+# one keeps Blink from announcing automation (navigator.webdriver), which X refuses logins for.
 LAUNCH_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--disable-blink-features=AutomationControlled",
 ]
+# Playwright's own switch that tells pages the browser is automated (and shows Chrome's infobar).
+IGNORED_DEFAULT_ARGS = ["--enable-automation"]
 
 NO_BROWSER_HELP = (
     "Install one of: Debian/Ubuntu `sudo apt-get install chromium`; Fedora `sudo dnf install chromium`; "
@@ -101,11 +108,13 @@ def find_browser(settings: Settings) -> BrowserBinary:
 class BrowserSession:
     """One running (or connected) browser; `new_context()` gives each account a clean profile."""
 
-    def __init__(self, settings: Settings, playwright: Playwright, browser: Browser, binary: BrowserBinary | None):
+    def __init__(self, settings: Settings, playwright: Playwright, browser: Browser, binary: BrowserBinary | None,
+                 user_agent: str | None = None):
         self.settings = settings
         self.playwright = playwright
         self.browser = browser
         self.binary = binary
+        self.user_agent = user_agent  # the browser's own user agent, minus "Headless"; None: leave it
 
     @property
     def version(self) -> str:
@@ -117,6 +126,7 @@ class BrowserSession:
             locale=s.locale,
             viewport={"width": viewport_width or s.viewport_width, "height": s.viewport_height},
             service_workers="block",
+            user_agent=self.user_agent,
         )
         context.set_default_timeout(s.timeout_ms)
         context.set_default_navigation_timeout(s.navigation_timeout_ms)
@@ -135,6 +145,7 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
             executable_path=str(binary.path) if binary.path else None,
             headless=settings.headless,
             args=args,
+            ignore_default_args=IGNORED_DEFAULT_ARGS,
         )
     except PlaywrightError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -159,11 +170,34 @@ async def _connect(endpoint: str, pw: Playwright) -> Browser:
         ) from None
 
 
+def honest_user_agent(user_agent: str) -> str | None:
+    """The user agent a headless Chromium should present: its own, without the "Headless" that only
+    headless mode adds (the rest, version and platform included, is the truth). None when there is
+    nothing to correct, so a headed or remote browser keeps exactly what it says."""
+    if "HeadlessChrome/" not in user_agent:
+        return None
+    return user_agent.replace("HeadlessChrome/", "Chrome/")
+
+
+async def _own_user_agent(browser: Browser) -> str | None:
+    """The browser's user agent as it would send it, read over CDP before any page exists."""
+    try:
+        cdp = await browser.new_browser_cdp_session()
+        try:
+            return (await cdp.send("Browser.getVersion")).get("userAgent")
+        finally:
+            await cdp.detach()
+    except PlaywrightError:
+        log.warning("could not read the browser's user agent; pages will see the browser's default")
+        return None
+
+
 @asynccontextmanager
 async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
     async with async_playwright() as pw:
         browser, binary = await _launch(settings, pw)
         try:
-            yield BrowserSession(settings, pw, browser, binary)
+            user_agent = honest_user_agent(await _own_user_agent(browser) or "")
+            yield BrowserSession(settings, pw, browser, binary, user_agent)
         finally:
             await browser.close()

@@ -12,6 +12,7 @@ import json
 from aiohttp import web
 
 from . import i18n
+from .automation import TOKEN_FIELD
 from .login import LoginError, LoginMachine
 from .scenarios import LANGUAGES, SETTING_FIELDS
 from .state import Account
@@ -116,7 +117,12 @@ async def _login_step(request: web.Request, ui: str) -> web.Response:
     # For the request log: the account is known once the identifier step has succeeded.
     request[HANDLE] = machine.handle_of(token)
     try:
-        result = machine.submit(token, inputs[0]) if token else machine.start(ui)
+        if token:
+            result = machine.submit(token, inputs[0])
+        else:
+            flow_data = (data.get("input_flow_data") or {}) if isinstance(data, dict) else {}
+            device_token = flow_data.get(TOKEN_FIELD) if isinstance(flow_data, dict) else None
+            result = machine.start(ui, device_token, dict(request.headers))
     except LoginError as err:
         request[HANDLE] = machine.handle_of(token)
         return web.json_response(err.as_json(), status=err.status)

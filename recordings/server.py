@@ -78,14 +78,15 @@ def _rate_limited(style: str, reset_s: int) -> web.Response:
     return x_error(429, 88, "Rate limit exceeded.", headers=headers)
 
 
-def make_app(accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account") -> web.Application:
+def make_app(accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account",
+             automation_check: bool = True) -> web.Application:
     if login_flow not in LOGIN_FLOWS:
         raise ValueError(f"login_flow must be one of {LOGIN_FLOWS}, not {login_flow!r}")
     app = web.Application(middlewares=[x_middleware])
     state = ReplicaState(accounts_file)
     app[STATE] = state
     app[LATENCY_MS] = latency_ms
-    app[api.LOGIN] = LoginMachine(state, login_flow)
+    app[api.LOGIN] = LoginMachine(state, login_flow, automation_check)
     app[pages.LOGIN_FLOW] = login_flow
     app.router.add_routes(admin.routes())
     app.router.add_routes(api.routes())
@@ -112,9 +113,9 @@ class ReplicaServer:
     """The replica in a background thread with its own event loop, for tests and the demo."""
 
     def __init__(self, accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account",
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, automation_check: bool = True) -> None:
         self.host, self.port = host, port
-        self._app = make_app(accounts_file, latency_ms, login_flow)
+        self._app = make_app(accounts_file, latency_ms, login_flow, automation_check)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None

@@ -32,6 +32,7 @@ class LoginRecord:
     identifier_ok: bool = True
     password_tried: bool = False
     outcome: str = "started"
+    automation: list[str] = field(default_factory=list)  # automation signals the browser announced
 
     def as_json(self) -> dict:
         return {
@@ -40,6 +41,7 @@ class LoginRecord:
             "identifier_ok": self.identifier_ok,
             "password_tried": self.password_tried,
             "outcome": self.outcome,
+            "automation": list(self.automation),
         }
 
 

@@ -500,7 +500,8 @@
     this.subtask = null;
   }
   LoginFlow.prototype.start = async function () {
-    const res = await call("POST", this.endpoint + "?flow_name=login", {input_flow_data: {flow_context: {start_location: {location: "manual_link"}}}});
+    const flowData = {flow_context: {start_location: {location: "manual_link"}}, device_token: JSON.stringify(await deviceSignals())};
+    const res = await call("POST", this.endpoint + "?flow_name=login", {input_flow_data: flowData});
     return this.accept(res);
   };
   LoginFlow.prototype.send = async function (input) {
@@ -515,6 +516,23 @@
     }
     return res;
   };
+
+  /** X's device token: what the browser says about itself, in the page and in a worker (the server
+   *  refuses a browser that announces automation; see recordings/automation.py). */
+  async function deviceSignals() {
+    const brandsOf = (nav) => ((nav.userAgentData && nav.userAgentData.brands) || []).map((b) => b.brand);
+    const probe = "const n = navigator; postMessage({ua: n.userAgent, brands: ((n.userAgentData && n.userAgentData.brands) || []).map((b) => b.brand)})";
+    const inWorker = await new Promise((resolve) => {
+      try {
+        const worker = new Worker(URL.createObjectURL(new Blob([probe], {type: "text/javascript"})));
+        const timer = setTimeout(() => { worker.terminate(); resolve({}); }, 3000);
+        worker.onmessage = (e) => { clearTimeout(timer); worker.terminate(); resolve(e.data || {}); };
+        worker.onerror = () => { clearTimeout(timer); resolve({}); };
+      } catch (e) { resolve({}); }
+    });
+    return {webdriver: navigator.webdriver === true, ua: navigator.userAgent, brands: brandsOf(navigator),
+            languages: Array.from(navigator.languages || []), worker_ua: inWorker.ua || "", worker_brands: inWorker.brands || []};
+  }
 
   /** Error toasts: X's codes, read in the context of the screen that was answered. */
   function loginErrorToast(res, screen) {

@@ -3,6 +3,7 @@ package and renders what it returns."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -443,17 +444,30 @@ def session_import(
     ctx: typer.Context,
     handle: HandleArg,
     from_stdin: Annotated[bool, typer.Option("--stdin", help="Read auth_token (line 1) and ct0 (line 2) from stdin.")] = False,
+    from_browser: Annotated[str | None, typer.Option(
+        "--from-browser", metavar="BROWSER",
+        help="Read the session from your own browser: chrome, chromium, brave, edge, firefox or safari.")] = None,
+    browser_profile: Annotated[Path | None, typer.Option(
+        "--browser-profile", metavar="PATH",
+        help="With --from-browser: the browser's user-data folder, or one profile folder in it.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Store the auth_token and ct0 cookies of your own logged-in browser (hidden input), for accounts
-    whose automated login X blocks."""
-    from optout.accounts import import_session
+    """Store the X session of your own logged-in browser, for accounts whose automated login X blocks:
+    read from the browser (--from-browser; only auth_token, ct0 and twid of the site, checked alive),
+    or the auth_token and ct0 cookies typed in (hidden input) or piped (--stdin)."""
     from optout.credentials import CredentialStore
-    from optout.prompts import Prompter
     from optout.render import print_accounts
 
-    info = import_session(CredentialStore(state(ctx).settings), handle, prompter=Prompter(), stdin=sys.stdin,
-                          from_stdin=from_stdin)
+    store = CredentialStore(state(ctx).settings)
+    if from_browser:
+        from optout.session_import import import_from_browser
+
+        info = asyncio.run(import_from_browser(state(ctx).settings, store, handle, from_browser, browser_profile))
+    else:
+        from optout.accounts import import_session
+        from optout.prompts import Prompter
+
+        info = import_session(store, handle, prompter=Prompter(), stdin=sys.stdin, from_stdin=from_stdin)
     print_accounts([info], as_json=as_json)
     done(0)
 

@@ -120,9 +120,11 @@ class BrowserSession:
     def version(self) -> str:
         return self.browser.version
 
-    async def new_context(self, *, viewport_width: int | None = None) -> BrowserContext:
+    async def new_context(self, *, viewport_width: int | None = None, proxy: dict | None = None) -> BrowserContext:
+        """`proxy`: Playwright's proxy option for this account (optout.proxy), if it has one."""
         s = self.settings
         context = await self.browser.new_context(
+            proxy=proxy,
             locale=s.locale,
             viewport={"width": viewport_width or s.viewport_width, "height": s.viewport_height},
             service_workers="block",

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("browser_path", "OPTOUT_BROWSER", "OPTOUT_BROWSER_PATH")
     )
     browser_endpoint: str | None = None  # ws:// of a Playwright server or http:// of a CDP endpoint
+    proxy: str | None = None  # every account's traffic through it, unless the accounts file names another
     headless: bool = True
     locale: str = "en-US"
     viewport_width: int = 1280

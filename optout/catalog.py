@@ -1,14 +1,16 @@
 """The settings X has that share data for AI training or with partners, as data.
 
-Each entry says where the setting lives (its page and the privacy_and_safety row it hangs under), which
-checkbox(es) on that page control it (by position among the page's checkboxes: X gives them no testid),
-which API field(s) a click saves, and the safe value. The driver reads only this table; when X moves or
-renames something, this is the one place to change.
+Per page: its path and every control X is known to show there, in X's order (also the ones optout
+never switches, so a page's expected set is defined and a new control is noticed). Per control: how X
+saves it (`Save`), and, in optout/strings/catalog.toml, what it says in each language. A setting names
+its page and the controls it switches off. The driver reads only this table and the strings; when X
+moves, renames or rewords something, these are the places to change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
 from optout.errors import BadInput
 
@@ -16,71 +18,102 @@ PRIVACY_AND_SAFETY = "/settings/privacy_and_safety"
 
 
 @dataclass(frozen=True)
-class SettingSpec:
-    id: str
-    title: str
-    path: str  # the page, e.g. /settings/data_sharing_with_business_partners
-    boxes: tuple[int, ...]  # positions of its checkbox(es) among the page's checkboxes, in page order
-    api_fields: tuple[str, ...]  # the field each box saves, same order as boxes
-    api_fields_confirmed: bool = True  # False: X's real field name is unknown; do not insist on it
-    min_boxes: int = 1  # boxes beyond this many may be absent (X shows one or two on some pages)
-    safe_value: bool = False  # off: X may not share
-    menu_parent: str = PRIVACY_AND_SAFETY  # the page whose row links to this one
-    # English fragments of the box labels, only to double-check the position: a box whose label
-    # matches `label_avoid` and not `label_hints` is some other control (text never locates anything).
-    label_hints: tuple[str, ...] = ()
-    label_avoid: tuple[str, ...] = field(default=())
+class Save:
+    """How X stores a control's new value when it is clicked, so the driver can check that the click
+    saved this control and nothing else. Today every switched control posts a form field to
+    /1.1/account/settings.json; issue 11 adds kind "graphql" (an operation name and its variable, e.g.
+    XaiDataSharingSettingsMutation / allowXaiDataSharing)."""
+
+    kind: Literal["settings_json"]
+    field: str  # the form field the click posts
+    confirmed: bool = True  # False: X's real field is unknown (replica-only name); do not insist on it
+
+
+@dataclass(frozen=True)
+class Control:
+    key: str  # names its texts in the strings tables (labels.<key>)
+    save: Save | None  # None: optout never switches it and does not know how X saves it
+    role: Literal["checkbox", "switch"] = "checkbox"
+    optional: bool = False  # shown to some accounts only (a flag, a rollout)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    controls: tuple[Control, ...]  # in X's page order
 
     @property
     def slug(self) -> str:
-        """The last path segment: the menu row is found by an href ending in it, whatever X prefixes."""
+        """The last path segment (also the key of the page's titles in the strings tables)."""
         return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def required(self) -> tuple[Control, ...]:
+        return tuple(c for c in self.controls if not c.optional)
+
+    def control(self, key: str) -> Control:
+        return next(c for c in self.controls if c.key == key)
+
+
+def _json(field: str, confirmed: bool = True) -> Save:
+    return Save("settings_json", field, confirmed)
+
+
+PAGES: dict[str, PageSpec] = {p.slug: p for p in (
+    PageSpec("/settings/data_sharing_with_business_partners", (
+        Control("partners", _json("allow_sharing_data_for_third_party_personalization")),)),
+    PageSpec("/settings/grok_settings", (
+        Control("grok-training", _json("allow_grok_training", confirmed=False)),
+        Control("grok-personalization", _json("allow_grok_personalization", confirmed=False)),
+        Control("grok-memory", None, optional=True),)),
+    PageSpec("/settings/ads_preferences", (Control("ads", _json("allow_ads_personalization")),)),
+    PageSpec("/settings/off_twitter_activity", (
+        Control("inferred-web", _json("use_cookie_personalization")),
+        Control("inferred-device", _json("allow_logged_out_device_personalization"), optional=True),)),
+    PageSpec("/settings/location_information", (
+        Control("location", _json("allow_location_history_personalization")),)),
+)}
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    id: str
+    title: str
+    page: PageSpec
+    controls: tuple[str, ...]  # keys of the page's controls this setting switches off
+    safe_value: bool = False  # off: X may not share
+    menu_parent: str = PRIVACY_AND_SAFETY  # the page whose row links to this one
+
+    @property
+    def path(self) -> str:
+        return self.page.path
+
+    @property
+    def slug(self) -> str:
+        """The menu row is also found by an href ending in it, whatever X prefixes."""
+        return self.page.slug
+
+    @property
+    def wanted(self) -> tuple[Control, ...]:
+        return tuple(self.page.control(k) for k in self.controls)
+
+    @property
+    def api_fields(self) -> tuple[str, ...]:
+        """The fields a click on one of its controls may save (any of them: X shows one merged box on
+        some accounts' off-X-activity page, saving the first field under the second one's label)."""
+        return tuple(c.save.field for c in self.wanted if c.save)
 
 
 CATALOG: tuple[SettingSpec, ...] = (
-    SettingSpec(
-        id="business-partners",
-        title="Data sharing with business partners",
-        path="/settings/data_sharing_with_business_partners",
-        boxes=(0,),
-        api_fields=("allow_sharing_data_for_third_party_personalization",),
-        label_hints=("business partners",),
-    ),
-    SettingSpec(
-        id="grok-training",
-        title="Grok & Third-party Collaborators: data sharing for training",
-        path="/settings/grok_settings",
-        boxes=(0,),
-        api_fields=("allow_grok_training",),
-        api_fields_confirmed=False,
-        label_hints=("training",),
-        label_avoid=("personaliz",),
-    ),
-    SettingSpec(
-        id="personalization",
-        title="Ads preferences: personalized ads",
-        path="/settings/ads_preferences",
-        boxes=(0,),
-        api_fields=("allow_ads_personalization",),
-        label_hints=("ads",),
-    ),
-    SettingSpec(
-        id="inferred-identity",
-        title="Inferred identity (off-X activity)",
-        path="/settings/off_twitter_activity",
-        boxes=(0, 1),
-        api_fields=("use_cookie_personalization", "allow_logged_out_device_personalization"),
-        min_boxes=1,
-        label_hints=("inferred", "identity", "device", "browser", "personaliz"),
-    ),
-    SettingSpec(
-        id="location-history",
-        title="Location information: personalize based on places you've been",
-        path="/settings/location_information",
-        boxes=(0,),
-        api_fields=("allow_location_history_personalization",),
-        label_hints=("place", "location"),
-    ),
+    SettingSpec("business-partners", "Data sharing with business partners",
+                PAGES["data_sharing_with_business_partners"], ("partners",)),
+    SettingSpec("grok-training", "Grok & Third-party Collaborators: data sharing for training",
+                PAGES["grok_settings"], ("grok-training",)),
+    SettingSpec("personalization", "Ads preferences: personalized ads", PAGES["ads_preferences"], ("ads",)),
+    SettingSpec("inferred-identity", "Inferred identity (off-X activity)", PAGES["off_twitter_activity"],
+                ("inferred-web", "inferred-device")),
+    SettingSpec("location-history", "Location information: personalize based on places you've been",
+                PAGES["location_information"], ("location",)),
 )
 
 DEFAULT_IDS: tuple[str, ...] = ("business-partners", "grok-training")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
+from optout import texts
 from optout.config import Settings
 from optout.credentials import CredentialStore
 from optout.errors import OptoutError
@@ -143,8 +144,22 @@ def check_login_paths(settings: Settings) -> list[Check]:
     return [sessions, interactive]
 
 
+def check_strings(settings: Settings) -> Check:
+    """Which strings file is loaded: the built-in catalog texts alone, or with the user's own file."""
+    user = Path(settings.config_dir) / texts.USER_FILE
+    try:
+        loaded = texts.load(settings.config_dir)
+    except OptoutError as exc:
+        return Check(name="strings", ok=False, required=False, detail=exc.message, fix=exc.hint)
+    built_in = f"built-in {texts.BUILTIN.name} ({', '.join(texts.LANGUAGES)})"
+    if loaded.user_file:
+        return Check(name="strings", ok=True, required=False, detail=f"{built_in} + your {loaded.user_file}")
+    return Check(name="strings", ok=True, required=False, detail=f"{built_in}; no {user} (optional)")
+
+
 def run_doctor(settings: Settings, *, browser_only: bool = False) -> DoctorReport:
     if browser_only:
         return DoctorReport(checks=[check_browser(settings)])
     return DoctorReport(checks=[check_browser(settings), check_keyring(settings), *check_dirs(settings),
-                                check_evidence_size(settings), check_base_url(settings), *check_login_paths(settings)])
+                                check_evidence_size(settings), check_strings(settings), check_base_url(settings),
+                                *check_login_paths(settings)])

@@ -38,6 +38,17 @@ class SettingRecord(SettingResult):
 
     at: datetime | None = None
     api_fields_saved: list[str] = Field(default_factory=list)
+    # not_found: the labels the page did show, and its secret-free outline (a JSON file beside the receipt)
+    seen_labels: list[str] = Field(default_factory=list)
+    outline: str | None = None
+
+
+class ClearedSheet(BaseModel):
+    """A sheet optout cleared on its way (it offered no choice): its text, how, and a screenshot."""
+
+    text: str
+    how: str  # "close", "escape" or "button"
+    screenshot: str | None = None
 
 
 class Failure(BaseModel):
@@ -65,6 +76,7 @@ class Receipt(BaseModel):
     failure: Failure | None = None
     logged_in: bool = False
     privacy_policy_version: str | None = None  # "<effective date> (sha256 <prefix>)" when the run read it
+    sheets_cleared: list[ClearedSheet] = Field(default_factory=list)
     images: dict[str, str] = Field(default_factory=dict)  # file name -> SHA-256
     previous_receipt: str | None = None  # "<run folder>/receipt.json", relative to the handle folder
     previous_receipt_sha256: str | None = None
@@ -139,11 +151,11 @@ class EvidenceRun:
 
 
 async def _outline(locator, on: bool) -> int:
-    """Outline the label (or the box itself) of every control matched; X's checkbox is drawn by its label."""
+    """Outline the label (else the row holding it) of every control matched: X draws no <label> in 2026."""
     try:
         return await locator.evaluate_all(
             """(els, [on, css]) => { for (const el of els) {
-                   const target = el.closest('label') || el;
+                   const target = el.closest('label') || el.parentElement || el;
                    target.style.outline = on ? css : '';
                    target.style.outlineOffset = on ? '3px' : '';
                    if (on) target.scrollIntoView({block: 'center'});

@@ -55,6 +55,14 @@ _EXIT_BY_OUTCOME = {
 }
 
 
+class Observation(BaseModel):
+    """A control on a catalog page that the catalog does not know: news, never clicked."""
+
+    page: str
+    label: str
+    state: bool
+
+
 class SettingResult(BaseModel):
     setting: str  # catalog id
     url: str | None = None
@@ -67,6 +75,11 @@ class SettingResult(BaseModel):
     before_screenshot: str | None = None
     after_screenshot: str | None = None
     message: str | None = None
+    # How X's page was read (issue 10): control key -> "text" or "position"; where X moved the page;
+    # controls there that optout does not know.
+    identified_by: dict[str, str] = Field(default_factory=dict)
+    moved_to: str | None = None
+    observations: list[Observation] = Field(default_factory=list)
 
 
 class AccountResult(BaseModel):

@@ -66,8 +66,9 @@ def _account_lines(result: AccountResult) -> list[str]:
 
 def compose(results: list[AccountResult], *, policy_change: PolicyDiff | None = None,
             policy_error: str | None = None, not_started: list[str] | None = None,
-            always: bool = False) -> Notification | None:
-    """One message for one recheck; None when there is nothing to say and `always` is False."""
+            always: bool = False, news: list[str] | None = None) -> Notification | None:
+    """One message for one recheck; None when there is nothing to say and `always` is False. `news`:
+    lines about controls X shows that optout does not know (each said once, see observations.py)."""
     policy_lines: list[str] = []
     if policy_change:
         policy_lines.append(f"X's privacy policy changed (effective {policy_change.new.effective_label}; "
@@ -75,7 +76,7 @@ def compose(results: list[AccountResult], *, policy_change: PolicyDiff | None = 
         policy_lines += ["  " + line for line in policy_change.summary]
     if policy_error:
         policy_lines.append(f"The privacy policy could not be checked: {policy_error}")
-    account_lines = [line for r in results for line in _account_lines(r)]
+    account_lines = [line for r in results for line in _account_lines(r)] + list(news or ())
     if not_started:
         account_lines.append(
             f"Not checked: {', '.join('@' + h for h in not_started)}. Several logins in a row met a challenge, "
@@ -85,8 +86,10 @@ def compose(results: list[AccountResult], *, policy_change: PolicyDiff | None = 
     if not (policy_lines or account_lines or always):
         return None
     title = _title(results, policy_change, policy_error, len(not_started or ()))
-    return Notification(title=title, body="\n".join(policy_lines + account_lines + [footer]),
-                        level=Level.FAILURE if not_started else _level(results, policy_change, policy_error))
+    level = Level.FAILURE if not_started else _level(results, policy_change, policy_error)
+    if news and level is Level.INFO:
+        level, title = Level.WARNING, title.replace("all settings still off", "all settings still off; X shows a new control")
+    return Notification(title=title, body="\n".join(policy_lines + account_lines + [footer]), level=level)
 
 
 def _title(results: list[AccountResult], policy_change, policy_error, not_started: int) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from optout import catalog, notify, policy
+from optout import catalog, notify, observations, policy
 from optout.accounts_file import AccountEntry
 from optout.browser import BrowserSession, open_browser
 from optout.config import Settings
@@ -169,7 +169,8 @@ def _finish(settings: Settings, store: Store, report: RecheckReport, notify_alwa
         store.finish_run(report.run_id, code)
     report.notification = notify.compose(report.results, policy_change=report.policy_diff,
                                          policy_error=report.policy_error, not_started=report.not_started,
-                                         always=notify_always)
+                                         always=notify_always,
+                                         news=observations.news(store, settings.base_url, report.results))
     if report.notification:
         report.delivery = notify.send(settings, report.notification)
     log.info("recheck: done, exit code %d, notification %s", code,

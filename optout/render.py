@@ -71,6 +71,22 @@ def results_table(results: Iterable[AccountResult], title: str | None = None, *,
     return table
 
 
+def setting_notes(result: AccountResult) -> list[str]:
+    """What a person should know about how X's pages looked: a moved page, a control that was not
+    found (with what was there instead), a control optout does not know (news, left untouched)."""
+    notes = []
+    for s in result.settings:
+        if s.moved_to:
+            notes.append(f"@{result.handle}: X moved the {s.setting} page to {s.moved_to}; optout found it "
+                         "through the menu and will go there directly next time.")
+        if s.outcome == "not_found" and s.message:
+            notes.append(f"@{result.handle}: {s.setting} not found. {s.message}")
+        for o in s.observations:
+            notes.append(f"@{result.handle}: X shows a control optout does not know on {o.page}: \u201c{o.label}\u201d "
+                         f"({'on' if o.state else 'off'}); optout did not touch it.")
+    return notes
+
+
 def print_results(results: list[AccountResult], *, as_json: bool, title: str | None = None) -> None:
     if as_json:
         print_json(results)
@@ -84,6 +100,8 @@ def print_results(results: list[AccountResult], *, as_json: bool, title: str | N
         if result.evidence_dir:
             console.print(f"  @{result.handle}: {_short_evidence(result.evidence_dir)}", soft_wrap=True, highlight=False)
     for result in results:
+        for note in setting_notes(result):
+            console.print(note, soft_wrap=True, highlight=False)
         if result.outcome != "ok":
             line = f"@{result.handle}: {styled(result.outcome)}"
             if result.message:

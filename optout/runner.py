@@ -9,6 +9,7 @@ machine itself (no keyring, browser gone) propagate.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,12 +25,14 @@ from optout.catalog import SettingSpec
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
 from optout.errors import AccountFailure, EnvironmentProblem, OptoutError, UnknownAccount
-from optout.evidence import EvidenceRun, Failure, Receipt, SettingRecord, sha256_file
+from optout.evidence import ClearedSheet, EvidenceRun, Failure, Receipt, SettingRecord, sha256_file
+from optout.files import write_private
 from optout.lock import run_lock
-from optout.models import AccountOutcome, AccountResult, Mode, SettingOutcome, overall_exit_code, utcnow
+from optout.models import AccountOutcome, AccountResult, Mode, Observation, SettingOutcome, overall_exit_code, utcnow
 from optout.prompts import Prompter
 from optout.store import Store
 from optout.x import settings as driver
+from optout.x import sheets
 from optout.x.login import ensure_session
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ class _AccountJob:
         self.records: list[SettingRecord] = []
         self.failure: Failure | None = None
         self.current: str | None = None  # the setting being worked on, for the failure record
+        self.sheets: list[ClearedSheet] = []
 
     async def run(self, context: BrowserContext, specs: list[SettingSpec]) -> None:
         page = await context.new_page()
@@ -122,20 +126,48 @@ class _AccountJob:
         record = SettingRecord(setting=spec.id, outcome=SettingOutcome.NOT_FOUND, at=utcnow())
         try:
             record.route = await driver.open_setting(page, spec, self.settings)
-            record.url = page.url
-            states = await driver.read_boxes(page, spec)
-            positions, record.before = list(states), driver.is_on(spec, states)
-            record.before_screenshot = await self._shot(page, f"before-{spec.id}", spec, positions)
+            record.url, record.moved_to = page.url, driver.moved_to(page, spec)
+            states = await driver.read_boxes(page, spec, self.settings)
+            keys, record.before = list(states), driver.is_on(spec, states)
+            record.identified_by = driver.identified_by(page, spec)
+            record.observations = [Observation(**o) for o in driver.unknown_controls(page, spec)]
+            record.before_screenshot = await self._shot(page, f"before-{spec.id}", spec, keys)
             if self.result.mode is Mode.APPLY and record.before:
-                await self._switch_off(page, spec, record, positions)
+                await self._switch_off(page, spec, record, keys)
             else:
                 self._read_only(spec, record)
                 if self.result.mode is Mode.APPLY:
-                    record.after_screenshot = await self._shot(page, f"after-{spec.id}", spec, positions)
+                    record.after_screenshot = await self._shot(page, f"after-{spec.id}", spec, keys)
         except driver.SettingNotFound as exc:
-            record.url, record.message = exc.url or page.url, str(exc)
+            record.url, record.message, record.seen_labels = exc.url or page.url, str(exc), exc.seen
+            record.observations = [Observation(**o) for o in driver.unknown_controls(page, spec)] if exc.seen else []
             record.after_screenshot = await self._shot(page, f"notfound-{spec.id}", None, None)
+            record.outline = await self._outline(page, spec)
+        finally:
+            self._keep_sheets(page)
+        if record.moved_to:
+            record.message = " ".join(filter(None, [f"X moved this page to {record.moved_to}.", record.message]))
         return record
+
+    async def _outline(self, page: Page, spec: SettingSpec) -> str | None:
+        """The page's roles, names and hrefs (no values) as a JSON file a user can attach to a report."""
+        try:
+            items = await driver.controls.outline(page)
+        except PlaywrightError:
+            return None
+        name = f"outline-{spec.id}.json"
+        write_private(self.evidence.dir / name, json.dumps({"url": _url(page), "outline": items}, indent=1,
+                                                           ensure_ascii=False).encode())
+        return name
+
+    def _keep_sheets(self, page: Page) -> None:
+        """Sheets cleared on the way go into the receipt, each with the screenshot taken before."""
+        for cleared in sheets.log_of(page).drain():
+            name = f"sheet-{len(self.sheets) + 1}.png"
+            if cleared.png:
+                write_private(self.evidence.dir / name, cleared.png)
+            self.sheets.append(ClearedSheet(text=cleared.text, how=cleared.how,
+                                            screenshot=name if cleared.png else None))
 
     def _read_only(self, spec: SettingSpec, record: SettingRecord) -> None:
         """Off already, or a mode that never clicks: the read came from a freshly loaded page."""
@@ -148,13 +180,13 @@ class _AccountJob:
         else:
             record.outcome, record.message = SettingOutcome.WOULD_TURN_OFF, f"Would switch off {spec.title}."
 
-    async def _switch_off(self, page: Page, spec: SettingSpec, record: SettingRecord, positions: list[int]) -> None:
+    async def _switch_off(self, page: Page, spec: SettingSpec, record: SettingRecord, keys: list[str]) -> None:
         save = await driver.switch_off(page, spec, self.settings)
         record.api_fields_saved = save.fields
-        record.after = await driver.read_state(page, spec)
+        record.after = await driver.read_state(page, spec, self.settings)
         record.verified_after_reload = True
         record.changed = record.before != record.after
-        record.after_screenshot = await self._shot(page, f"after-{spec.id}", spec, positions)
+        record.after_screenshot = await self._shot(page, f"after-{spec.id}", spec, keys)
         if record.after:
             record.outcome = SettingOutcome.VERIFY_FAILED
             why = "; ".join(save.problems) or "X accepted the save but the reloaded page shows it on again"
@@ -162,8 +194,8 @@ class _AccountJob:
         else:
             record.outcome = SettingOutcome.TURNED_OFF
 
-    async def _shot(self, page: Page, name: str, spec: SettingSpec | None, positions: list[int] | None) -> str | None:
-        outline = driver.controls(page, spec, positions) if spec and positions else None
+    async def _shot(self, page: Page, name: str, spec: SettingSpec | None, keys: list[str] | None) -> str | None:
+        outline = driver.control_locator(page, spec, keys) if spec and keys else None
         try:
             return (await self.evidence.screenshot(page, name, outline=outline)).name
         except PlaywrightError:
@@ -189,6 +221,7 @@ class _AccountJob:
             base_url=self.settings.base_url, mode=r.mode, outcome=r.outcome, message=r.message,
             started_at=r.started_at, finished_at=r.finished_at or utcnow(), settings=self.records,
             failure=self.failure, logged_in=r.logged_in, privacy_policy_version=policy_version,
+            sheets_cleared=self.sheets,
         )
 
 

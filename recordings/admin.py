@@ -71,6 +71,7 @@ def _account_json(request: web.Request, account: Account) -> dict:
         "settings": dict(account.settings),
         "logins": [r.as_json() for r in account.logins],
         "email_code": account.email_code,
+        "notices": dict(account.notices),
         "live_sessions": state_of(request).live_sessions(account.key),
     }
 

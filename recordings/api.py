@@ -14,7 +14,7 @@ from aiohttp import web
 from . import i18n
 from .automation import TOKEN_FIELD
 from .login import LoginError, LoginMachine
-from .scenarios import LANGUAGES, SETTING_FIELDS
+from .scenarios import LANGUAGES, SETTING_FIELDS, SHEET_FAULTS
 from .state import Account
 from .web import HANDLE, account_of, set_login_cookies, state_of, x_error
 
@@ -26,6 +26,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.get(SETTINGS_PATH, get_settings),
         web.post(SETTINGS_PATH, post_settings),
+        web.post(NOTICES_PATH, post_notice),
         web.get("/1.1/account/verify_credentials.json", verify_credentials),
         web.post("/1.1/onboarding/task.json", legacy_task),
         web.post("/i/jf/onboarding/api", new_flow_step),
@@ -57,6 +58,22 @@ def _settings_body(account: Account) -> dict:
         "geo_enabled": False,
         **account.settings,
     }
+
+
+NOTICES_PATH = "/1.1/account/notices.json"  # replica-only: where a sheet's buttons post the answer
+
+
+async def post_notice(request: web.Request) -> web.Response:
+    """A sheet was answered: remember the answer and stop showing that sheet to the account."""
+    account = _require_account(request)
+    state = state_of(request)
+    form = await request.post()
+    kind, answer = str(form.get("notice", "")), str(form.get("answer", ""))
+    if kind not in SHEET_FAULTS:
+        return x_error(400, 214, "Unknown notice.")
+    account.notices[kind] = answer
+    state.faults = [f for f in state.faults if not (f.kind == kind and f.handle in (None, account.key))]
+    return web.json_response({"ok": True})
 
 
 async def get_settings(request: web.Request) -> web.Response:

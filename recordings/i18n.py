@@ -18,7 +18,10 @@ STRINGS_DIR = Path(__file__).with_name("strings")
 
 @lru_cache(maxsize=None)
 def strings(lang: str) -> dict[str, str]:
-    return json.loads((STRINGS_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    """The language's table; fr, pt and nl translate the settings screens only, the rest stays English
+    (replica-only: X translates everything)."""
+    table = json.loads((STRINGS_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    return table if lang == "en" else {**strings("en"), **table}
 
 
 def guest_language(cookie: str | None, accept_language: str | None) -> str:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from . import i18n, policy
 from .login import NEW_FLOW_URL
+from .scenarios import PAGE_FAULTS, SHEET_FAULTS
 from .web import account_of, ensure_guest_cookies, login_redirect, redirect, state_of
 
 # The settings list (left column), in X's order.
@@ -38,6 +39,14 @@ SETTING_PAGES = (
     "grok_settings",
 )
 _APP_PAGES = ("home", "explore", "notifications", "messages")
+# Where a "renamed" page lives now (X gave it a new slug; the old URL answers the 404 pane).
+RENAMED = {
+    "ads_preferences": "ads_and_personalization",
+    "off_twitter_activity": "inferred_identity",
+    "data_sharing_with_business_partners": "partner_data_sharing",
+    "location_information": "location_personalization",
+    "grok_settings": "grok_and_third_party_collaborators",
+}
 
 LOGIN_FLOW = web.AppKey("login_flow", str)
 
@@ -70,6 +79,7 @@ def shell(request: web.Request, page: str, **boot) -> web.Response:
             "cookie_banner": s.cookie_banner,
             "welcome_dialog": s.welcome_dialog,
             "single_inferred_box": s.single_inferred_box,
+            "sheet": _sheet(request, account),
         })
     else:
         lang = i18n.guest_language(request.cookies.get("lang"), request.headers.get("Accept-Language"))
@@ -141,9 +151,13 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     handle, path = account.key, request.path.rstrip("/")
     tail = path.removeprefix("/settings/")
     section = tail if tail in SETTINGS_SECTIONS else None
+    renamed_from = {new: old for old, new in RENAMED.items()}
     if tail in SETTING_PAGES:
-        gone = state.take_fault("not_found", handle, path) or state.take_fault("moved", handle, path)
+        gone = (state.take_fault("not_found", handle, path) or state.take_fault("moved", handle, path)
+                or state.peek_fault("renamed", handle, path))
         section = None if gone else tail
+    elif tail in renamed_from and state.peek_fault("renamed", handle, f"/settings/{renamed_from[tail]}"):
+        section = renamed_from[tail]
     elif tail.startswith("privacy_and_safety/"):
         # Where a "moved" page lives now; without that fault this URL does not exist.
         segment = tail.split("/", 1)[1]
@@ -153,8 +167,22 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     links = {}
     for page in SETTING_PAGES:
         old = f"/settings/{page}"
-        links[page] = f"/settings/privacy_and_safety/{page}" if state.peek_fault("moved", handle, old) else old
-    return shell(request, "settings", section=section or "not_found", links=links)
+        links[page] = old
+        if state.peek_fault("moved", handle, old):
+            links[page] = f"/settings/privacy_and_safety/{page}"
+        elif state.peek_fault("renamed", handle, old):
+            links[page] = f"/settings/{RENAMED[page]}"
+    page_faults = []
+    if section in SETTING_PAGES:
+        page_faults = [{"kind": f.kind, "field": f.field, "saves": f.saves} for kind in PAGE_FAULTS
+                       if (f := state.peek_fault(kind, handle, f"/settings/{section}"))]
+    return shell(request, "settings", section=section or "not_found", links=links, page_faults=page_faults)
+
+
+def _sheet(request: web.Request, account) -> str | None:
+    """The sheet X lays over this account's pages until it is answered (a sheet fault), if any."""
+    state = state_of(request)
+    return next((kind for kind in SHEET_FAULTS if state.peek_fault(kind, account.key, request.path)), None)
 
 
 async def privacy_short(request: web.Request) -> web.StreamResponse:

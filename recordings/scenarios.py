@@ -25,14 +25,21 @@ SETTING_FIELDS: tuple[str, ...] = (
     "use_cookie_personalization",
     "allow_logged_out_device_personalization",
     "allow_location_history_personalization",
+    "allow_ai_partner_sharing",  # replica-only: the new control the "inserted" fault draws
 )
 
-Language = Literal["en", "de", "es", "ja"]
-LANGUAGES: tuple[str, ...] = ("en", "de", "es", "ja")
+# nl is deliberately a language optout's catalog lacks (its texts must not help the driver).
+Language = Literal["en", "de", "es", "ja", "fr", "pt", "nl"]
+LANGUAGES: tuple[str, ...] = ("en", "de", "es", "ja", "fr", "pt", "nl")
 
 FaultKind = Literal[
-    "save_fails", "save_reverts", "rate_limit", "went_wrong", "slow", "not_found", "moved", "session_expired"
+    "save_fails", "save_reverts", "rate_limit", "went_wrong", "slow", "not_found", "moved", "session_expired",
+    # X's redesigns (issue 10): how a setting page is drawn, and sheets laid over logged-in pages
+    "renamed", "inserted", "switch_markup", "reordered", "reworded", "removed", "mislabeled",
+    "terms_sheet", "announcement_sheet", "consent_sheet",
 ]
+PAGE_FAULTS: tuple[str, ...] = ("inserted", "switch_markup", "reordered", "reworded", "removed", "mislabeled")
+SHEET_FAULTS: tuple[str, ...] = ("terms_sheet", "announcement_sheet", "consent_sheet")
 
 
 def normalize_handle(handle: str) -> str:
@@ -53,6 +60,15 @@ class Fault(BaseModel):
     style: Literal["429", "code88"] = "429"  # rate_limit: HTTP 429, or 200 with errors[{code:88}]
     reset_s: int = Field(default=60, ge=0)  # rate_limit: x-rate-limit-reset = now + reset_s
     ms: int = Field(default=0, ge=0)  # slow: extra delay per response
+    field: str | None = None  # removed / mislabeled: the control's field (default: the page's first)
+    saves: str | None = None  # mislabeled: the field its click saves instead
+
+    @field_validator("field", "saves")
+    @classmethod
+    def _known_field(cls, v: str | None) -> str | None:
+        if v is not None and v not in SETTING_FIELDS:
+            raise ValueError(f"unknown setting field {v!r}")
+        return v
 
     @field_validator("handle")
     @classmethod

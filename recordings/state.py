@@ -52,6 +52,7 @@ class Account:
     logins: list[LoginRecord] = field(default_factory=list)
     email_code: str | None = None  # the "mailbox": the code last sent, readable via the admin API
     human_ok: bool = False  # a person solved the pending captcha / email / denial
+    notices: dict[str, str] = field(default_factory=dict)  # sheet kind -> the button pressed on it
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Account:

@@ -14,10 +14,14 @@ def test_entries_are_consistent():
     assert len(ids) == len(set(ids)) == 5
     for spec in catalog.CATALOG:
         assert spec.path.startswith("/settings/") and spec.slug == spec.path.rsplit("/", 1)[-1]
-        assert len(spec.boxes) == len(spec.api_fields) >= spec.min_boxes >= 1
-        assert list(spec.boxes) == sorted(set(spec.boxes))
+        assert spec.controls and all(c.save and c.save.kind == "settings_json" for c in spec.wanted)
+        assert len(spec.api_fields) == len(spec.controls)
         assert spec.safe_value is False
-    assert catalog.BY_ID["inferred-identity"].boxes == (0, 1)
+    assert catalog.BY_ID["inferred-identity"].api_fields == (
+        "use_cookie_personalization", "allow_logged_out_device_personalization")
+    # every control of every page, switched or not, has texts; the Grok page's expected set is defined
+    assert [c.key for c in catalog.PAGES["grok_settings"].controls] == [
+        "grok-training", "grok-personalization", "grok-memory"]
 
 
 def test_selection():

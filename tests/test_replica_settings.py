@@ -75,7 +75,9 @@ def test_setting_page_toggle_saves_and_reload_shows_server_truth(fake_x, logged_
     expect(boxes).to_have_count(len(fields))
     for box in boxes.all():
         expect(box).to_be_checked()
-    assert boxes.first.get_attribute("data-testid") is None and boxes.first.locator("xpath=ancestor::label").count() == 1
+    assert boxes.first.get_attribute("data-testid") is None
+    described_by = boxes.first.get_attribute("aria-describedby")  # X's 2026 wiring, no <label>
+    assert described_by.startswith("CHECKBOX_") and page.locator(f"#{described_by}").inner_text().strip()
     with page.expect_response(lambda r: r.request.method == "POST" and "/1.1/account/settings.json" in r.url) as resp:
         boxes.first.click()
     request = resp.value.request
@@ -125,7 +127,7 @@ def test_german_settings_labels_and_section_names(fake_x, logged_in):
     open_setting(page, fake_x.base_url, PARTNERS)
     expect(page.locator('section[aria-label="Bereichsdetails"] h2')).to_have_text("Datenfreigabe an Geschäftspartner")
     expect(page.locator('section[aria-label="Bereichsnavigation"]')).to_be_visible()
-    expect(details(page).locator("label")).to_contain_text("Weitergabe zusätzlicher Informationen")
+    expect(details(page).locator("[id^=CHECKBOX_]")).to_contain_text("Weitergabe zusätzlicher Informationen")
 
 
 def test_csrf_header_must_match_ct0(fake_x, logged_in):

@@ -115,6 +115,7 @@ async def test_every_setting_with_all(world):
     assert [s.outcome for s in result.settings] == ["turned_off"] * 5
     truth = world.truth()
     assert truth.pop("allow_grok_personalization") is True
+    assert truth.pop("allow_ai_partner_sharing") is True  # the replica's "inserted" control, not drawn here
     assert not any(truth.values()), truth
 
 

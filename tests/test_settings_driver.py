@@ -4,7 +4,9 @@ way X can fail. The replica's admin API is the judge of what really changed."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -26,7 +28,9 @@ async def chromium(replica):
 
 
 def _settings(replica, **kw):
-    return load_settings(base_url=replica.base_url, timeout_ms=8_000, **kw)
+    """A private state dir each time: where the menu found a moved page is remembered there."""
+    state = Path(tempfile.mkdtemp(prefix="optout-drv-"))
+    return load_settings(base_url=replica.base_url, timeout_ms=8_000, state_dir=state, config_dir=state / "config", **kw)
 
 
 def _account(replica, **scenario) -> str:
@@ -71,9 +75,9 @@ def _posts(replica, handle):
 
 async def _turn_off(page, spec, settings):
     route = await driver.open_setting(page, spec, settings)
-    before = await driver.read_state(page, spec)
+    before = await driver.read_state(page, spec, settings)
     report = await driver.switch_off(page, spec, settings)
-    return route, before, report, await driver.read_state(page, spec)
+    return route, before, report, await driver.read_state(page, spec, settings)
 
 
 @pytest.mark.parametrize("spec", catalog.CATALOG, ids=lambda s: s.id)
@@ -93,7 +97,7 @@ async def test_already_off_sends_nothing(replica, open_page):
     spec = catalog.BY_ID["business-partners"]
     page, handle = await open_page(settings={spec.api_fields[0]: False})
     await driver.open_setting(page, spec, _settings(replica))
-    assert await driver.read_state(page, spec) is False
+    assert await driver.read_state(page, spec, _settings(replica)) is False
     report = await driver.switch_off(page, spec, _settings(replica))
     assert not report.clicked and _posts(replica, handle) == []
 
@@ -149,8 +153,8 @@ async def test_moved_page_is_reached_by_the_menu(replica, open_page):
 async def test_missing_everywhere_is_not_found(replica, open_page):
     spec = catalog.BY_ID["location-history"]
     page, _ = await open_page(faults=[{"kind": "not_found", "path": spec.path}])
-    spec_gone = catalog.SettingSpec(id="gone", title="Gone", path="/settings/no_such_page", boxes=(0,),
-                                    api_fields=("x",))
+    spec_gone = catalog.SettingSpec("gone", "Gone", catalog.PageSpec("/settings/no_such_page", (
+        catalog.Control("x", catalog.Save("settings_json", "x")),)), ("x",))
     with pytest.raises(driver.SettingNotFound):
         await driver.open_setting(page, spec_gone, _settings(replica))
 
@@ -213,8 +217,8 @@ async def test_evidence_screenshot_outlines_the_control(replica, open_page, tmp_
     page, handle = await open_page()
     await driver.open_setting(page, spec, _settings(replica))
     run = EvidenceRun(tmp_path, handle)
-    positions = list(await driver.read_boxes(page, spec))
-    outlined = await run.screenshot(page, "before-grok-training", outline=driver.controls(page, spec, positions))
+    keys = list(await driver.read_boxes(page, spec, _settings(replica)))
+    outlined = await run.screenshot(page, "before-grok-training", outline=driver.control_locator(page, spec, keys))
     plain = await run.screenshot(page, "plain")
 
     async def red_pixels(path):

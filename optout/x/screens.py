@@ -164,19 +164,14 @@ def classify_login(probe: dict, path: str, subtask: str | None) -> LoginScreen:
     return LoginScreen.LOADING
 
 # ---- settings pages (owned by x/settings.py) ----
-# The checkboxes of a setting page, in page order. X gives them no testid and no stable name; they are
-# found by type inside the page's sections, never inside a dialog or banner laid over the page.
-SETTING_CHECKBOXES = "section input[type=checkbox]"
-# Each box's label (its text is only a double-check of the position, never a locator).
-CHECKBOX_LABEL_JS = "el => (el.closest('label') || el.parentElement || el).innerText || ''"
+# A setting page's controls are found by role and text (x/controls.py), not by a selector here.
 # X's save endpoint for account settings (api.x.com, x.com/i/api or the replica's host).
 SETTINGS_API_SUFFIX = "/1.1/account/settings.json"
-# Menu path: the main nav's More button, its "Settings and privacy" link, the settings list, the
-# privacy_and_safety screen. The setting's row is found by an href ending in its slug.
+# Menu path: the main nav's More button and its "Settings and privacy" link (by testid); then links
+# (settings tabs, then the privacy_and_safety rows) chosen by href or by their title in any known language.
 MORE_MENU = "[data-testid=AppTabBar_More_Menu]"
 SETTINGS_LINK = "a[data-testid=settings]"
-PRIVACY_TAB = "a[href$='/settings/privacy_and_safety']"
-PRIVACY_SCREEN = "[data-testid=privacyAndSafetyScreen]"
+MENU_LINKS = "a[href], [role=link], [role=tab]"
 # Loading markers: X's spinner, and the splash the app shell shows before the first draw.
 LOADING = "[role=progressbar], [aria-label=Loading]"
 # A drawn page shows a heading (a settings column header, a 404 pane).

@@ -1,5 +1,6 @@
-"""Drive one setting page: get there (direct URL, else the menu path a person would take), read the
-checkbox, switch it off, and reload so the caller can read what X really kept.
+"""Drive one setting page: get there (where the menu led last time, the catalog's URL, else the menu
+path a person would take, by meaning), find its controls by what they say (optout/x/controls.py), switch
+them off, and reload so the caller can read what X really kept.
 
 Nothing here trusts what the page shows right after a click: X flips a box optimistically, and a save
 can fail or be undone later. Only a read after a fresh reload counts.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
@@ -17,10 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.async_api import Locator, Page, Response
 from playwright.async_api import Error as PlaywrightError
 
+from optout import texts
 from optout.catalog import SettingSpec
 from optout.config import Settings
 from optout.errors import AccountFailure, RateLimited, UiChanged
-from optout.x import screens
+from optout.moved_pages import MovedPages
+from optout.x import controls, screens, sheets
 
 RETRIES = 3  # reloads after "Something went wrong" before giving up
 GRACE_S = 2.5  # a drawn page may add its checkboxes a moment after its heading
@@ -31,9 +35,10 @@ VERIFY_DELAY_S = 1.0  # let X's backend settle before the verifying reload, so a
 class SettingNotFound(Exception):
     """Neither the URL nor the menu led to the control: the per-setting outcome not_found."""
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    def __init__(self, message: str, *, url: str | None = None, seen: list[str] | None = None) -> None:
         super().__init__(message)
         self.url = url
+        self.seen = seen or []  # the labels of the controls the page did show
 
 
 class SessionLost(AccountFailure):
@@ -131,58 +136,111 @@ def _float(value: str | None) -> float | None:
 
 
 async def open_setting(page: Page, spec: SettingSpec, settings: Settings) -> str:
-    """Show the setting's page; returns the route used: "direct" or "menu"."""
+    """Show the setting's page; returns the route used: "remembered" (where the menu led last time),
+    "direct" (the catalog's URL) or "menu" (Settings -> Privacy and safety -> its row, by meaning)."""
     watch_rate_limits(page)
+    moved = MovedPages(settings)
+    remembered = moved.get(spec.path)
+    if remembered:
+        await page.goto(settings.url(remembered))
+        if await _settle(page, spec, settings, here=_at_path(remembered)):
+            return "remembered"
+        moved.forget(spec.path)
     await page.goto(settings.url(spec.path))
-    if await _settle(page, spec, settings):
+    if await _settle(page, spec, settings, here=_at_slug(spec.slug)):
         return "direct"
     if await _via_menu(page, spec, settings):
+        now = urlsplit(page.url).path.rstrip("/")
+        if now != spec.path:
+            moved.remember(spec.path, now)
         return "menu"
     raise SettingNotFound(
-        f"The {spec.title} control was not found at {spec.path} nor through Settings and privacy -> "
-        "Privacy and safety; X may have changed its pages.",
-        url=page.url,
+        f"The {spec.title} page was not found at {spec.path} nor through Settings -> Privacy and safety; "
+        "X may have changed its pages.", url=page.url,
     )
 
 
+def moved_to(page: Page, spec: SettingSpec) -> str | None:
+    """The path X shows the setting's page at now, when it is not the catalog's."""
+    now = urlsplit(page.url).path.rstrip("/")
+    return None if now == spec.path else now
+
+
 async def _via_menu(page: Page, spec: SettingSpec, settings: Settings) -> bool:
-    """Home -> More -> Settings and privacy -> Privacy and safety -> the row whose href ends in the slug."""
+    """Home -> More -> Settings -> Privacy and safety (its title in any known language, or its href) ->
+    the row titled like the setting's page (or whose href ends in its slug), wherever it leads."""
+    strings = texts.load(settings.config_dir)
     try:
         await page.goto(settings.url("/home"))
         await _click_when_ready(page, page.locator(screens.MORE_MENU).first, settings)
         await _click_when_ready(page, page.locator(screens.SETTINGS_LINK).first, settings)
-        await _click_when_ready(page, page.locator(screens.PRIVACY_TAB).first, settings)
-        screen = page.locator(screens.PRIVACY_SCREEN).first
-        await screen.wait_for(state="visible")
-        row = screen.locator(f"a[href$='/{spec.slug}']").first
-        if not await row.count():  # the screen is drawn whole: no row now means no row at all
+        privacy = await _find_link(page, page.locator(screens.MENU_LINKS), "privacy_and_safety", strings, settings)
+        if privacy is None:
             return False
+        await _click_when_ready(page, privacy, settings)
+        await page.wait_for_url(_at_slug("privacy_and_safety"))
+        scope = page.locator(controls.PANE).locator(screens.MENU_LINKS)
+        row = await _find_link(page, scope, spec.slug, strings, settings)
+        if row is None:
+            return False
+        before = page.url
         await _click_when_ready(page, row, settings)
-        await page.wait_for_url(lambda url: _on_page(url, spec))
+        await page.wait_for_url(lambda url: url != before)
     except PlaywrightError:
         watch_rate_limits(page).raise_if_hit()
         _raise_if_logged_out(page)
         return False
-    return await _settle(page, spec, settings)
+    return await _settle(page, spec, settings, here=_at_path(urlsplit(page.url).path))
+
+
+_LINKS_JS = "els => els.map(e => [e.getAttribute('href') || '', (e.innerText || e.getAttribute('aria-label') || '')])"
+
+
+async def _find_link(page: Page, links: Locator, slug: str, strings, settings: Settings) -> Locator | None:
+    """The first link whose href ends in `slug`, else the first whose text says the page's title in
+    any known language; None once the screen has been drawn a moment without one."""
+    titles = strings.texts("titles", slug)
+    deadline, drawn_since = time.monotonic() + settings.timeout_ms / 1000, None
+    while time.monotonic() < deadline:
+        watch_rate_limits(page).raise_if_hit()
+        _raise_if_logged_out(page)
+        await _clear_overlays(page)
+        found = await links.evaluate_all(_LINKS_JS)
+        by_href = [i for i, (href, _) in enumerate(found) if urlsplit(href).path.rstrip("/").endswith("/" + slug)]
+        by_title = [i for i, (_, text) in enumerate(found) if texts.says(text, titles)]
+        if by_href or by_title:
+            return links.nth((by_href or by_title)[0])
+        if await _drawn(page):
+            drawn_since = drawn_since or time.monotonic()
+            if time.monotonic() - drawn_since > GRACE_S:
+                return None
+        await asyncio.sleep(POLL_S)
+    return None
 
 
 async def _click_when_ready(page: Page, target: Locator, settings: Settings) -> None:
-    """Click once visible, clearing a banner or dialog that would take the click."""
+    """Click once visible, clearing a banner or sheet that would take the click."""
     deadline = time.monotonic() + settings.timeout_ms / 1000
     while not await _visible(target):
         watch_rate_limits(page).raise_if_hit()
         _raise_if_logged_out(page)
-        await dismiss_overlays(page)
+        await _clear_overlays(page)
         if time.monotonic() > deadline:
             await target.wait_for(state="visible", timeout=1)  # raises Playwright's timeout
         await asyncio.sleep(POLL_S)
-    await dismiss_overlays(page)
+    await _clear_overlays(page)
     await target.click()
 
 
-async def _settle(page: Page, spec: SettingSpec, settings: Settings) -> bool:
-    """Wait until the page shows the setting's checkboxes (True), or has clearly drawn without them: a
-    404 pane, a redirect elsewhere, a changed page (False). A page drawn after a failed API read (X's
+async def _clear_overlays(page: Page) -> None:
+    await dismiss_overlays(page)
+    await sheets.clear(page)
+
+
+async def _settle(page: Page, spec: SettingSpec, settings: Settings, *, here: Callable[[str], bool]) -> bool:
+    """Wait until the page is drawn. True: drawn where expected (`here`) with the page's controls, or
+    without them for a moment (the page is there but changed: identifying decides, quickly); False: a
+    404 pane, a redirect elsewhere, nothing drawn in time. A page drawn after a failed API read (X's
     "Something went wrong. Try reloading.") is reloaded, a bounded number of times."""
     watch = watch_rate_limits(page)
     timeout = settings.timeout_ms / 1000
@@ -192,9 +250,7 @@ async def _settle(page: Page, spec: SettingSpec, settings: Settings) -> bool:
     while True:
         watch.raise_if_hit()
         _raise_if_logged_out(page)
-        await dismiss_overlays(page)
-        if _on_page(page.url, spec) and await _boxes(page).count() >= _needed(spec):
-            return True
+        await _clear_overlays(page)
         if await _drawn(page):
             if watch.api_failures > failures:
                 reloads += 1
@@ -209,23 +265,27 @@ async def _settle(page: Page, spec: SettingSpec, settings: Settings) -> bool:
                 await page.reload()
                 drawn_since, deadline = None, time.monotonic() + timeout
                 continue
-            if await page.locator(screens.NOT_FOUND_PANE).count() or not _on_page(page.url, spec):
+            if await page.locator(screens.NOT_FOUND_PANE).count() or not here(page.url):
                 return False
+            if await controls.pane_controls(page).count() >= max(1, len(spec.page.required)):
+                await _clear_overlays(page)  # a sheet drawn with the page, after this loop's first look
+                return True
             drawn_since = drawn_since or time.monotonic()
             if time.monotonic() - drawn_since > GRACE_S:
-                return False
+                await _clear_overlays(page)
+                return True
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(POLL_S)
 
 
-def _on_page(url: str, spec: SettingSpec) -> bool:
-    """True on the setting's own page, whatever prefix X puts before its slug (a redirect elsewhere is not)."""
-    return urlsplit(url).path.rstrip("/").endswith("/" + spec.slug)
+def _at_slug(slug: str) -> Callable[[str], bool]:
+    """On the page whose last path segment is `slug`, whatever prefix X puts before it."""
+    return lambda url: urlsplit(url).path.rstrip("/").endswith("/" + slug)
 
 
-def _needed(spec: SettingSpec) -> int:
-    return max(spec.boxes[: spec.min_boxes]) + 1
+def _at_path(path: str) -> Callable[[str], bool]:
+    return lambda url: urlsplit(url).path.rstrip("/") == path.rstrip("/")
 
 
 async def _drawn(page: Page) -> bool:
@@ -267,86 +327,91 @@ async def dismiss_overlays(page: Page) -> None:
 
 # ---- reading and switching ----------------------------------------------------------------------
 
-
-def _boxes(page: Page) -> Locator:
-    return page.locator(screens.SETTING_CHECKBOXES)
-
-
-async def _present(page: Page, spec: SettingSpec) -> list[int]:
-    """Positions of the setting's boxes on this page (a box beyond `min_boxes` may be absent)."""
-    count = await _boxes(page).count()
-    present = [pos for pos in spec.boxes if pos < count]
-    if len(present) < spec.min_boxes:
-        raise SettingNotFound(f"The {spec.title} page has fewer checkboxes than expected.", url=page.url)
-    return present
+# The last reading of each page, so screenshots can outline the controls and the receipt can say how
+# each was identified without reading the page again.
+_readings: weakref.WeakKeyDictionary[Page, list[controls.Seen]] = weakref.WeakKeyDictionary()
 
 
-def controls(page: Page, spec: SettingSpec, positions: list[int]) -> Locator:
-    """One locator for the setting's boxes (for outlining them in screenshots)."""
-    boxes = _boxes(page)
-    combined = boxes.nth(positions[0])
-    for pos in positions[1:]:
-        combined = combined.or_(boxes.nth(pos))
-    return combined
+async def read_controls(page: Page, spec: SettingSpec, settings: Settings) -> list[controls.Seen]:
+    """The page's controls, each identified (or not) against the catalog's page."""
+    seen = controls.identify(await controls.read(page), spec.page, texts.load(settings.config_dir))
+    _readings[page] = seen
+    return seen
 
 
-async def read_boxes(page: Page, spec: SettingSpec) -> dict[int, bool]:
-    """Each present box's checked state, read from the checkbox itself, by position."""
-    present = await _present(page, spec)
-    states = {}
-    for pos in present:
-        box = _boxes(page).nth(pos)
-        await _double_check_label(box, spec, pos, page.url)
-        states[pos] = await box.is_checked()
+async def read_boxes(page: Page, spec: SettingSpec, settings: Settings) -> dict[str, bool]:
+    """Each of the setting's controls shown on the page (by catalog key) and whether it is checked.
+    None of them identified: SettingNotFound, naming what the page does show (nothing was clicked)."""
+    seen = await read_controls(page, spec, settings)
+    states = {s.key: s.checked for s in seen if s.key in spec.controls}
+    if not states:
+        labels = [s.label for s in seen]
+        raise SettingNotFound(
+            f"The {spec.title} control is not on {urlsplit(page.url).path}: the page shows "
+            + (", ".join(f"\u201c{label}\u201d" for label in labels) if labels else "no control")
+            + ", and neither their words nor their number match what optout knows. It changed nothing there.",
+            url=page.url, seen=labels,
+        )
     return states
 
 
-async def read_state(page: Page, spec: SettingSpec) -> bool:
-    """True when any of the setting's boxes is on (X may share), False when all are off."""
-    return is_on(spec, await read_boxes(page, spec))
+async def read_state(page: Page, spec: SettingSpec, settings: Settings) -> bool:
+    """True when any of the setting's controls is on (X may share), False when all are off."""
+    return is_on(spec, await read_boxes(page, spec, settings))
 
 
-def is_on(spec: SettingSpec, states: dict[int, bool]) -> bool:
+def is_on(spec: SettingSpec, states: dict[str, bool]) -> bool:
     return any(state != spec.safe_value for state in states.values())
 
 
-async def _double_check_label(box: Locator, spec: SettingSpec, pos: int, url: str) -> None:
-    """Position finds the box; an English label that names a neighbour instead means X reordered it."""
-    if not spec.label_avoid:
-        return
-    label = (await box.evaluate(screens.CHECKBOX_LABEL_JS)).lower()
-    if any(a in label for a in spec.label_avoid) and not any(h in label for h in spec.label_hints):
-        raise UiChanged(
-            f"The checkbox at position {pos + 1} of {spec.path} is labelled like a different setting; X may "
-            "have reordered the page, so optout changed nothing there.",
-            hint="Update optout; report the change if the newest version still fails.", url=url,
-        )
+def identified_by(page: Page, spec: SettingSpec) -> dict[str, str]:
+    """From the last reading: how each of the setting's controls was identified ("text"/"position")."""
+    return {s.key: s.how for s in _readings.get(page, []) if s.key in spec.controls and s.how}
+
+
+def unknown_controls(page: Page, spec: SettingSpec) -> list[dict]:
+    """From the last reading: controls on the page that the catalog does not know (never clicked)."""
+    return [{"page": spec.path, "label": s.label, "state": s.checked}
+            for s in _readings.get(page, []) if s.key is None]
+
+
+def control_locator(page: Page, spec: SettingSpec, keys: list[str]) -> Locator | None:
+    """One locator for the setting's controls of the last reading (for outlining them in screenshots)."""
+    indexes = [s.index for s in _readings.get(page, []) if s.key in keys]
+    if not indexes:
+        return None
+    boxes = controls.pane_controls(page)
+    combined = boxes.nth(indexes[0])
+    for i in indexes[1:]:
+        combined = combined.or_(boxes.nth(i))
+    return combined
 
 
 async def switch_off(page: Page, spec: SettingSpec, settings: Settings) -> SaveReport:
-    """Click each of the setting's boxes that is on (only those), wait for each save and X's answer, then
-    reload the page. The caller reads the state again: that read is the only one that counts."""
+    """Click each of the setting's controls that is on (only those), wait for each save and X's answer,
+    then reload the page. The caller reads the state again: that read is the only one that counts."""
     report = SaveReport()
-    for pos, state in (await read_boxes(page, spec)).items():
-        if state == spec.safe_value:
-            continue
-        await _click_and_save(page, spec, pos, report, settings)
+    await read_boxes(page, spec, settings)
+    for seen in [s for s in _readings[page] if s.key in spec.controls and s.checked != spec.safe_value]:
+        await _click_and_save(page, spec, seen, report, settings)
     await asyncio.sleep(VERIFY_DELAY_S)
     await page.reload()
-    if not await _settle(page, spec, settings):
+    if not await _settle(page, spec, settings, here=_at_path(urlsplit(page.url).path)):
         raise SettingNotFound(f"After the reload the {spec.title} control was gone.", url=page.url)
     return report
 
 
-async def _click_and_save(page: Page, spec: SettingSpec, pos: int, report: SaveReport, settings: Settings) -> None:
-    box = _boxes(page).nth(pos)
+async def _click_and_save(page: Page, spec: SettingSpec, seen: controls.Seen, report: SaveReport,
+                          settings: Settings) -> None:
+    box = controls.pane_controls(page).nth(seen.index)
+    await _clear_overlays(page)
     try:
         async with page.expect_response(_is_save, timeout=settings.timeout_ms) as info:
             await box.click()
         response = await info.value
     except PlaywrightError:
         watch_rate_limits(page).raise_if_hit()
-        report.problems.append("clicking the box sent no save request")
+        report.problems.append("clicking the control sent no save request")
         return
     limited = await rate_limit_of(response)
     if limited:
@@ -356,18 +421,18 @@ async def _click_and_save(page: Page, spec: SettingSpec, pos: int, report: SaveR
     report.fields += sent
     if not response.ok:
         report.problems.append(f"X answered the save with HTTP {response.status}")
-    expected = spec.api_fields[spec.boxes.index(pos)]
-    if spec.api_fields_confirmed and sent and expected not in sent:
+    save = spec.page.control(seen.key).save
+    if save and save.confirmed and sent and not set(sent) & set(spec.api_fields):
         await _undo(page, box, settings)
         raise UiChanged(
-            f"The checkbox at position {pos + 1} of {spec.path} saved {', '.join(sent)} instead of {expected}; "
-            "X changed the page. optout clicked it back.",
+            f"The control \u201c{seen.label[:80]}\u201d of {urlsplit(page.url).path} saved {', '.join(sent)} "
+            f"instead of {save.field}; X changed the page. optout clicked it back.",
             hint="Update optout; report the change if the newest version still fails.", url=page.url,
         )
 
 
 async def _undo(page: Page, box: Locator, settings: Settings) -> None:
-    """Put back a box clicked by mistake: change only what was asked."""
+    """Put back a control clicked by mistake: change only what was asked."""
     try:
         async with page.expect_response(_is_save, timeout=settings.timeout_ms):
             await box.click()

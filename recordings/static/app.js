@@ -149,6 +149,40 @@
     return layer;
   }
 
+  /**
+   * A sheet X lays over every page until it is answered (sheet faults): a terms update with one button,
+   * an announcement closed by its icon button or Escape, a consent prompt offering two choices. The
+   * answer is posted (replica-only endpoint) so the server stops showing it and a test can see it.
+   */
+  function sheetLayer() {
+    const kind = boot.viewer_flags && boot.viewer_flags.sheet;
+    if (!kind) return null;
+    let layer = null;
+    const answer = async (value) => {
+      if (!layer || !layer.isConnected) return;
+      layer.remove();
+      await call("POST", "/1.1/account/notices.json", {notice: kind, answer: value}, true);
+    };
+    const body = {
+      terms_sheet: [h("h2", {id: "sheet-title"}, t("sheet.terms_title")), h("p", {}, t("sheet.terms_body")),
+        h("p", {}, h("a", {href: "/en/tos", target: "_blank"}, t("sheet.terms_link"))),
+        h("button", {type: "button", role: "button", class: "pill pill-dark", onclick: () => answer("ok")}, t("sheet.terms_ok"))],
+      announcement_sheet: [
+        h("div", {class: "modal-bar"}, h("button", {type: "button", "aria-label": t("sheet.close"), class: "icon-btn", onclick: () => answer("closed")}, icon("close", 20))),
+        h("h2", {id: "sheet-title"}, t("sheet.announce_title")), h("p", {}, t("sheet.announce_body")),
+        h("p", {}, h("a", {href: "https://x.ai", target: "_blank"}, t("sheet.announce_link")))],
+      consent_sheet: [h("h2", {id: "sheet-title"}, t("sheet.consent_title")), h("p", {}, t("sheet.consent_body")),
+        h("button", {type: "button", role: "button", class: "pill pill-dark", onclick: () => answer("accept")}, t("sheet.consent_accept")),
+        h("button", {type: "button", role: "button", class: "pill pill-outline", onclick: () => answer("manage")}, t("sheet.consent_manage"))],
+    }[kind];
+    if (kind === "announcement_sheet") {
+      document.addEventListener("keydown", (e) => { if (e.key === "Escape") answer("closed"); });
+    }
+    layer = h("div", {class: "modal-mask"},
+      h("div", {role: "dialog", "aria-modal": "true", "aria-labelledby": "sheet-title", class: "modal modal-small sheet"}, body));
+    return layer;
+  }
+
   // ---------------------------------------------------------------- logged-in frame
   function sideNav(viewer) {
     const link = (href, testid, ic, label) =>
@@ -221,7 +255,7 @@
   function frame(viewer, columns) {
     root.replaceChildren(
       h("div", {class: "app"}, sideNav(viewer), h("main", {role: "main", class: "main"}, columns)),
-      cookieBanner(), welcomeDialog());
+      cookieBanner(), welcomeDialog(), sheetLayer());
   }
 
   function sidebar() {
@@ -392,15 +426,50 @@
       h("button", {type: "button", role: "button", class: "pill pill-blue", onclick: retry}, t("error.retry")));
   }
 
-  function checkboxBlock(block, values) {
-    const input = h("input", {type: "checkbox", class: "x-check"});
-    input.checked = !!values[block.field];
-    input.addEventListener("change", () => save(block.field, input.checked));
+  /**
+   * One setting: X's real wiring (2026) is a native checkbox whose accessible description is an element
+   * with an id starting CHECKBOX_ holding the label text, and no <label>. The switch_markup fault draws an
+   * ARIA switch (role=switch, aria-checked) instead. `block.saves` (mislabeled fault) is the field a click
+   * really posts.
+   */
+  let checkboxSeq = 0;
+  function checkboxBlock(block, values, switchMarkup) {
+    const id = "CHECKBOX_" + (++checkboxSeq);
+    const saves = block.saves || block.field;
+    let control;
+    if (switchMarkup) {
+      control = h("div", {role: "switch", tabindex: "0", "aria-checked": String(!!values[block.field]), "aria-describedby": id, class: "x-switch"});
+      const flip = () => { const v = control.getAttribute("aria-checked") !== "true"; control.setAttribute("aria-checked", String(v)); save(saves, v); };
+      control.addEventListener("click", flip);
+      control.addEventListener("keydown", (e) => { if (e.key === " " || e.key === "Enter") { e.preventDefault(); flip(); } });
+    } else {
+      control = h("input", {type: "checkbox", class: "x-check", "aria-describedby": id});
+      control.checked = !!values[block.field];
+      control.addEventListener("change", () => save(saves, control.checked));
+    }
     return h("div", {class: "setting-block"},
       block.head ? h("h3", {class: "block-head"}, t(block.head)) : null,
-      h("label", {class: "check-row"}, h("span", {class: "check-label"}, t(block.label)), input),
+      h("div", {class: "check-row"}, h("span", {class: "check-label", id}, t(block.label)), control),
       h("p", {class: "help"}, t(block.help), " ",
         h("a", {href: "https://help.x.com/en/rules-and-policies/data-processing-legal-bases", target: "_blank", rel: "noopener"}, t("settings.learn_more"))));
+  }
+
+  /** The page's blocks as X's redesign faults change them (boot.page_faults; see CONTRACT.md). */
+  function redesigned(blocks) {
+    const faults = boot.page_faults || [];
+    const fault = (kind) => faults.find((f) => f.kind === kind);
+    const target = (f) => f.field || blocks[0].field;
+    let out = blocks.slice();
+    if (fault("removed")) out = out.filter((b) => b.field !== target(fault("removed")));
+    if (fault("mislabeled")) {
+      const f = fault("mislabeled");
+      const other = f.saves || (target(f) === "allow_ads_personalization" ? "allow_sharing_data_for_third_party_personalization" : "allow_ads_personalization");
+      out = out.map((b) => (b.field === target(f) ? {...b, saves: other} : b));
+    }
+    if (fault("reworded")) out = out.map((b) => ({...b, label: "reworded." + b.field}));
+    if (fault("reordered")) out.reverse();
+    if (fault("inserted")) out.unshift({field: "allow_ai_partner_sharing", label: "inserted.label", help: "inserted.help"});
+    return out;
   }
 
   /** Optimistic save, as X does: the box already shows the new value; a failure only raises a toast. */
@@ -429,7 +498,7 @@
     back.append(h("h2", {}, t(page.title)));
     if (!res.ok) return [back, wentWrongPane(() => redrawDetails(section))];
     return [back, h("p", {class: "intro"}, t(page.intro)),
-      ...page.blocks.map((b) => checkboxBlock(b, res.data)),
+      ...redesigned(page.blocks).map((b) => checkboxBlock(b, res.data, (boot.page_faults || []).some((f) => f.kind === "switch_markup"))),
       ...(page.rows || []).map(([title, desc, target]) => row(t(title), desc ? t(desc) : null, target))];
   }
 

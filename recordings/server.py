@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from . import admin, api, pages
+from . import admin, api, graphql, pages
 from .admin import AdminClient
 from .login import LoginMachine
 from .state import ReplicaState
@@ -44,7 +44,7 @@ async def x_middleware(request: web.Request, handler: Handler) -> web.StreamResp
             await asyncio.sleep(delay_ms / 1000)
         if handle and state.take_fault("session_expired", handle, request.path):
             state.expire_sessions(handle)
-        limit = state.take_fault("rate_limit", handle, request.path)
+        limit = state.take_fault("rate_limit", handle, graphql.fault_path(request.path))
         if request.method == "POST" and not _csrf_ok(request):
             response = x_error(403, 353, "This request requires a matching csrf cookie and header.")
         elif limit:
@@ -90,6 +90,8 @@ def make_app(accounts_file: str | Path | None = None, latency_ms: int = 0, login
     app[pages.LOGIN_FLOW] = login_flow
     app.router.add_routes(admin.routes())
     app.router.add_routes(api.routes())
+    app.router.add_routes(graphql.routes())
+    app[graphql.QUERY_IDS] = graphql.new_query_ids()
     app.router.add_static("/static", STATIC_DIR)
     app.router.add_routes(pages.routes())
     return app

@@ -25,7 +25,7 @@ from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "redesign-" + uuid.uuid4().hex[:8]
-BP, GROK, GROK_P = "allow_sharing_data_for_third_party_personalization", "allow_grok_training", "allow_grok_personalization"
+BP, GROK, GROK_P = "allow_sharing_data_for_third_party_personalization", "allow_xai_data_sharing", "allow_xai_personalization"
 PARTNERS, GROK_PAGE = "/settings/data_sharing_with_business_partners", "/settings/grok_settings"
 TIMINGS: dict[str, float] = {}  # fault -> seconds, printed at the end for the report
 

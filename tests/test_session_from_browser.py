@@ -19,7 +19,7 @@ from optout.credentials import CredentialStore
 from tests.secrets_scan import find_leaks
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
-GROK = "allow_grok_training"
+GROK = "allow_xai_data_sharing"
 
 
 def logged_in_profile(base_url: str, profile_dir, handle: str, password: str, store: str) -> None:

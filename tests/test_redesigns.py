@@ -67,7 +67,8 @@ class World:
 
     def posts(self) -> list[dict]:
         return [r for r in self.replica.admin.requests(handle=self.handle)
-                if r["method"] == "POST" and r["path"].endswith("/account/settings.json")]
+                if r["method"] == "POST" and (r["path"].endswith("/account/settings.json")
+                                              or r["path"].endswith("Mutation"))]
 
     def assert_only_off(self, *fields: str) -> None:
         truth = self.truth()

@@ -112,9 +112,9 @@ async def test_every_setting_with_all(world):
     world.account()
     result = await world.run(setting_ids=catalog.all_ids())
     assert result.outcome == "ok"
-    assert [s.outcome for s in result.settings] == ["turned_off"] * 5
+    assert [s.outcome for s in result.settings] == ["turned_off"] * 6
     truth = world.truth()
-    assert truth.pop("allow_xai_personalization") is True
+    assert truth.pop("allow_grok_memory") is True  # known to the catalog, never switched
     assert truth.pop("allow_ai_partner_sharing") is True  # the replica's "inserted" control, not drawn here
     assert not any(truth.values()), truth
 

@@ -30,14 +30,18 @@ SYSTEM_BROWSER_PATHS = (
     r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
     r"C:\Program Files\Chromium\Application\chrome.exe",
 )
-# A closed network makes Chromium's own background traffic fail noisily; none of it is needed.
+# A closed network makes Chromium's own background traffic fail noisily; none of it is needed. The last
+# one keeps Blink from announcing automation (navigator.webdriver), which X refuses logins for.
 LAUNCH_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--disable-blink-features=AutomationControlled",
 ]
+# Playwright's own switch that tells pages the browser is automated (and shows Chrome's infobar).
+IGNORED_DEFAULT_ARGS = ["--enable-automation"]
 
 NO_BROWSER_HELP = (
     "Install one of: Debian/Ubuntu `sudo apt-get install chromium`; Fedora `sudo dnf install chromium`; "
@@ -106,22 +110,27 @@ def find_browser(settings: Settings) -> BrowserBinary:
 class BrowserSession:
     """One running (or connected) browser; `new_context()` gives each account a clean profile."""
 
-    def __init__(self, settings: Settings, playwright: Playwright, browser: Browser, binary: BrowserBinary | None):
+    def __init__(self, settings: Settings, playwright: Playwright, browser: Browser, binary: BrowserBinary | None,
+                 user_agent: str | None = None):
         self.settings = settings
         self.playwright = playwright
         self.browser = browser
         self.binary = binary
+        self.user_agent = user_agent  # the browser's own user agent, minus "Headless"; None: leave it
 
     @property
     def version(self) -> str:
         return self.browser.version
 
-    async def new_context(self, *, viewport_width: int | None = None) -> BrowserContext:
+    async def new_context(self, *, viewport_width: int | None = None, proxy: dict | None = None) -> BrowserContext:
+        """`proxy`: Playwright's proxy option for this account (optout.proxy), if it has one."""
         s = self.settings
         context = await self.browser.new_context(
+            proxy=proxy,
             locale=s.locale,
             viewport={"width": viewport_width or s.viewport_width, "height": s.viewport_height},
             service_workers="block",
+            user_agent=self.user_agent,
         )
         context.set_default_timeout(s.timeout_ms)
         context.set_default_navigation_timeout(s.navigation_timeout_ms)
@@ -140,6 +149,7 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
             executable_path=str(binary.path) if binary.path else None,
             headless=settings.headless,
             args=args,
+            ignore_default_args=IGNORED_DEFAULT_ARGS,
         )
     except PlaywrightError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -185,11 +195,34 @@ async def _connect(endpoint: str, pw: Playwright) -> Browser:
         ) from None
 
 
+def honest_user_agent(user_agent: str) -> str | None:
+    """The user agent a headless Chromium should present: its own, without the "Headless" that only
+    headless mode adds (the rest, version and platform included, is the truth). None when there is
+    nothing to correct, so a headed or remote browser keeps exactly what it says."""
+    if "HeadlessChrome/" not in user_agent:
+        return None
+    return user_agent.replace("HeadlessChrome/", "Chrome/")
+
+
+async def _own_user_agent(browser: Browser) -> str | None:
+    """The browser's user agent as it would send it, read over CDP before any page exists."""
+    try:
+        cdp = await browser.new_browser_cdp_session()
+        try:
+            return (await cdp.send("Browser.getVersion")).get("userAgent")
+        finally:
+            await cdp.detach()
+    except PlaywrightError:
+        log.warning("could not read the browser's user agent; pages will see the browser's default")
+        return None
+
+
 @asynccontextmanager
 async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
     async with async_playwright() as pw:
         browser, binary = await _launch(settings, pw)
         try:
-            yield BrowserSession(settings, pw, browser, binary)
+            user_agent = honest_user_agent(await _own_user_agent(browser) or "")
+            yield BrowserSession(settings, pw, browser, binary, user_agent)
         finally:
             await browser.close()

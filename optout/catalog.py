@@ -20,13 +20,19 @@ PRIVACY_AND_SAFETY = "/settings/privacy_and_safety"
 @dataclass(frozen=True)
 class Save:
     """How X stores a control's new value when it is clicked, so the driver can check that the click
-    saved this control and nothing else. Today every switched control posts a form field to
-    /1.1/account/settings.json; issue 11 adds kind "graphql" (an operation name and its variable, e.g.
-    XaiDataSharingSettingsMutation / allowXaiDataSharing)."""
+    saved this control and nothing else: a form field posted to /1.1/account/settings.json, or a
+    GraphQL mutation (its operation name and variable; X's query ids change with every web build, so
+    the operation is matched by name only)."""
 
-    kind: Literal["settings_json"]
-    field: str  # the form field the click posts
-    confirmed: bool = True  # False: X's real field is unknown (replica-only name); do not insist on it
+    kind: Literal["settings_json", "graphql"]
+    field: str  # settings_json: the form field the click posts; graphql: the mutation's variable
+    confirmed: bool = True  # False: X's real name is unknown; do not insist on it
+    operation: str | None = None  # graphql: the mutation, e.g. XaiDataSharingSettingsMutation
+
+    @property
+    def name(self) -> str:
+        """What a save request is recorded as (x/saves.py names requests the same way)."""
+        return f"{self.operation}.{self.field}" if self.kind == "graphql" else self.field
 
 
 @dataclass(frozen=True)
@@ -59,13 +65,19 @@ def _json(field: str, confirmed: bool = True) -> Save:
     return Save("settings_json", field, confirmed)
 
 
+def _graphql(operation: str, variable: str, confirmed: bool = True) -> Save:
+    return Save("graphql", variable, confirmed, operation)
+
+
 PAGES: dict[str, PageSpec] = {p.slug: p for p in (
     PageSpec("/settings/data_sharing_with_business_partners", (
         Control("partners", _json("allow_sharing_data_for_third_party_personalization")),)),
     PageSpec("/settings/grok_settings", (
-        Control("grok-training", _json("allow_grok_training", confirmed=False)),
-        Control("grok-personalization", _json("allow_grok_personalization", confirmed=False)),
-        Control("grok-memory", None, optional=True),)),
+        # The user preferences allow_xai_data_sharing, allow_xai_personalization, allow_grok_memory
+        # (x-facts, "2026 update"); the memory mutation's variable name has no source.
+        Control("grok-training", _graphql("XaiDataSharingSettingsMutation", "allowXaiDataSharing")),
+        Control("grok-personalization", _graphql("XaiPersonalizationSettingsMutation", "allowXaiPersonalization")),
+        Control("grok-memory", _graphql("XaiMemoryMutation", "allowGrokMemory", confirmed=False), optional=True),)),
     PageSpec("/settings/ads_preferences", (Control("ads", _json("allow_ads_personalization")),)),
     PageSpec("/settings/off_twitter_activity", (
         Control("inferred-web", _json("use_cookie_personalization")),
@@ -101,7 +113,7 @@ class SettingSpec:
     def api_fields(self) -> tuple[str, ...]:
         """The fields a click on one of its controls may save (any of them: X shows one merged box on
         some accounts' off-X-activity page, saving the first field under the second one's label)."""
-        return tuple(c.save.field for c in self.wanted if c.save)
+        return tuple(c.save.name for c in self.wanted if c.save)
 
 
 CATALOG: tuple[SettingSpec, ...] = (
@@ -109,6 +121,8 @@ CATALOG: tuple[SettingSpec, ...] = (
                 PAGES["data_sharing_with_business_partners"], ("partners",)),
     SettingSpec("grok-training", "Grok & Third-party Collaborators: data sharing for training",
                 PAGES["grok_settings"], ("grok-training",)),
+    SettingSpec("grok-personalization", "Grok & Third-party Collaborators: personalization with your X activity",
+                PAGES["grok_settings"], ("grok-personalization",)),
     SettingSpec("personalization", "Ads preferences: personalized ads", PAGES["ads_preferences"], ("ads",)),
     SettingSpec("inferred-identity", "Inferred identity (off-X activity)", PAGES["off_twitter_activity"],
                 ("inferred-web", "inferred-device")),

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     browser_endpoint: str | None = None  # ws:// of a Playwright server or http:// of a CDP endpoint
     tsa_url: str | None = None  # an RFC 3161 time-stamping authority for receipts (optional)
+    proxy: str | None = None  # every account's traffic through it, unless the accounts file names another
     headless: bool = True
     locale: str = "en-US"
     viewport_width: int = 1280

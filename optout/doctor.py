@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -123,6 +125,29 @@ def check_base_url(settings: Settings) -> Check:
     return Check(name="base URL", ok=True, required=False, detail=f"{settings.base_url} answered HTTP {status}")
 
 
+def check_login_paths(settings: Settings) -> list[Check]:
+    """The ways into X this machine has, best first when X refuses the automatic login (README, "When X
+    refuses the automatic login"); local browser sessions are found by cookie names, nothing decrypted."""
+    from optout.local_browsers import sessions_on_this_machine
+
+    host = urlsplit(settings.base_url).hostname
+    found = [f for f in sessions_on_this_machine(settings.base_url) if f.logged_in]
+    sessions = Check(
+        name="browser sessions", ok=bool(found), required=False,
+        detail=("; ".join(f"{f.store.browser} {f.store.profile} ({', '.join(f.names)})" for f in found)
+                or f"no local browser holds a {host} session"),
+        fix=None if found else f"Log in to {host} in Chrome, Chromium, Brave, Edge, Firefox or Safari, then "
+                               "`optout session import HANDLE --from-browser NAME`.",
+    )
+    display = sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    interactive = Check(
+        name="interactive login", ok=display, required=False,
+        detail="a visible browser can open here" if display else "no display: `optout login --interactive` needs one",
+        fix=None if display else "Run it on a desktop, or under `xvfb-run` with a VNC viewer.",
+    )
+    return [sessions, interactive]
+
+
 def check_strings(settings: Settings) -> Check:
     """Which strings file is loaded: the built-in catalog texts alone, or with the user's own file."""
     user = Path(settings.config_dir) / texts.USER_FILE
@@ -140,4 +165,5 @@ def run_doctor(settings: Settings, *, browser_only: bool = False) -> DoctorRepor
     if browser_only:
         return DoctorReport(checks=[check_browser(settings)])
     return DoctorReport(checks=[check_browser(settings), check_keyring(settings), *check_dirs(settings),
-                                check_evidence_size(settings), check_strings(settings), check_base_url(settings)])
+                                check_evidence_size(settings), check_strings(settings), check_base_url(settings),
+                                *check_login_paths(settings)])

@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--accounts", default=None, help="accounts TOML (default: the bundled fixtures)")
     srv.add_argument("--latency-ms", type=int, default=0, help="delay added to every response")
     srv.add_argument("--login-flow", choices=LOGIN_FLOWS, default="account")
+    srv.add_argument("--no-automation-check", action="store_true",
+                     help="let browsers that announce automation log in (X refuses them)")
     shots = sub.add_parser("screenshots", help="draw the main screens as PNGs (default: docs/replica)")
     shots.add_argument("outdir", nargs="?", default=str(Path(__file__).resolve().parents[1] / "docs" / "replica"))
     args = parser.parse_args(argv)
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
 
-    app = make_app(args.accounts, args.latency_ms, args.login_flow)
+    app = make_app(args.accounts, args.latency_ms, args.login_flow, automation_check=not args.no_automation_check)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -15,7 +15,7 @@ import urllib.request
 from aiohttp import web
 from pydantic import ValidationError
 
-from . import policy
+from . import graphql, policy
 from .api import LOGIN
 from .scenarios import SETTING_FIELDS, Fault, Scenario
 from .state import Account
@@ -39,7 +39,13 @@ def routes() -> list[web.RouteDef]:
         web.get(PREFIX + "/policy", get_policy),
         web.post(PREFIX + "/policy", set_policy),
         web.post(PREFIX + "/reset", reset),
+        web.get(PREFIX + "/graphql", get_graphql_ids),
     ]
+
+
+async def get_graphql_ids(request: web.Request) -> web.Response:
+    """This replica start's GraphQL query ids (random, as each X web build's are)."""
+    return web.json_response(request.app[graphql.QUERY_IDS])
 
 
 def _account(request: web.Request) -> Account:
@@ -221,6 +227,9 @@ class AdminClient:
 
     def reset(self) -> None:
         self._call("POST", "/reset", {})
+
+    def graphql_query_ids(self) -> dict[str, str]:
+        return self._call("GET", "/graphql")
 
 
 def _q(handle: str) -> str:

@@ -12,8 +12,9 @@ import json
 from aiohttp import web
 
 from . import i18n
+from .automation import TOKEN_FIELD
 from .login import LoginError, LoginMachine
-from .scenarios import LANGUAGES, SETTING_FIELDS, SHEET_FAULTS
+from .scenarios import LANGUAGES, REST_FIELDS, SHEET_FAULTS
 from .state import Account
 from .web import HANDLE, account_of, set_login_cookies, state_of, x_error
 
@@ -55,7 +56,7 @@ def _settings_body(account: Account) -> dict:
         "discoverable_by_email": True,
         "discoverable_by_mobile_phone": False,
         "geo_enabled": False,
-        **account.settings,
+        **{name: account.settings[name] for name in REST_FIELDS},  # Grok's are GraphQL preferences
     }
 
 
@@ -88,7 +89,7 @@ async def post_settings(request: web.Request) -> web.Response:
     form = await request.post()
     changes: dict[str, bool] = {}
     for name, value in form.items():
-        if name not in SETTING_FIELDS or value not in ("true", "false"):
+        if name not in REST_FIELDS or value not in ("true", "false"):
             return x_error(400, 214, f"Bad value for {name}.")
         changes[name] = value == "true"
     if state.take_fault("save_fails", account.key, request.path):
@@ -133,7 +134,12 @@ async def _login_step(request: web.Request, ui: str) -> web.Response:
     # For the request log: the account is known once the identifier step has succeeded.
     request[HANDLE] = machine.handle_of(token)
     try:
-        result = machine.submit(token, inputs[0]) if token else machine.start(ui)
+        if token:
+            result = machine.submit(token, inputs[0])
+        else:
+            flow_data = (data.get("input_flow_data") or {}) if isinstance(data, dict) else {}
+            device_token = flow_data.get(TOKEN_FIELD) if isinstance(flow_data, dict) else None
+            result = machine.start(ui, device_token, dict(request.headers))
     except LoginError as err:
         request[HANDLE] = machine.handle_of(token)
         return web.json_response(err.as_json(), status=err.status)

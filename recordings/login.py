@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pyotp
 
+from .automation import signals_of
 from .state import Account, LoginRecord, ReplicaState, Session
 
 IDENTIFIER = "LoginEnterUserIdentifierSSO"
@@ -48,6 +49,7 @@ class LoginFlow:
     handle: str | None = None
     record: LoginRecord | None = None
     pending: list[str] = field(default_factory=list)  # challenges still ahead after the password
+    automation: list[str] = field(default_factory=list)  # what the browser announced (automation.py)
 
 
 @dataclass
@@ -59,13 +61,16 @@ class StepResult:
 
 
 class LoginMachine:
-    def __init__(self, state: ReplicaState, login_flow: str) -> None:
+    def __init__(self, state: ReplicaState, login_flow: str, automation_check: bool = True) -> None:
         self.state = state
         self.login_flow = login_flow  # server mode: account | legacy | new
+        self.automation_check = automation_check  # X refuses browsers that announce automation
         self.flows: dict[str, LoginFlow] = {}
 
-    def start(self, ui: str) -> StepResult:
+    def start(self, ui: str, device_token: object = None, headers: dict[str, str] | None = None) -> StepResult:
         flow = LoginFlow(token=secrets.token_hex(16), ui=ui)
+        if self.automation_check:
+            flow.automation = signals_of(device_token, headers or {})
         self.flows[flow.token] = flow
         return self._next(flow)
 
@@ -106,7 +111,7 @@ class LoginMachine:
             del self.flows[flow.token]
             return StepResult({"redirect": NEW_FLOW_URL})
         flow.handle = account.key
-        flow.record = LoginRecord(at=time.time(), flow=flow.ui)
+        flow.record = LoginRecord(at=time.time(), flow=flow.ui, automation=list(flow.automation))
         account.logins.append(flow.record)
         flow.step = ALTERNATE if account.scenario.unusual_activity else PASSWORD
         return self._next(flow)
@@ -127,9 +132,13 @@ class LoginMachine:
     def _password(self, flow: LoginFlow, data: dict) -> StepResult:
         account = self._account(flow)
         if flow.record.password_tried:
-            flow.record = LoginRecord(at=time.time(), flow=flow.ui, identifier_ok=flow.record.identifier_ok)
+            flow.record = LoginRecord(at=time.time(), flow=flow.ui, identifier_ok=flow.record.identifier_ok,
+                                      automation=list(flow.automation))
             account.logins.append(flow.record)
         flow.record.password_tried = True
+        if flow.automation:  # X answers a flagged browser exactly as it answers a wrong password
+            flow.record.outcome = "refused_automation"
+            raise LoginError(399, "Wrong password!")
         password = (data.get("enter_password") or {}).get("password", "")
         if not secrets.compare_digest(str(password).encode(), account.scenario.password.encode()):
             flow.record.outcome = "wrong_password"

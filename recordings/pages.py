@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from . import i18n, policy
+from . import graphql, i18n, policy
 from .login import NEW_FLOW_URL
 from .scenarios import PAGE_FAULTS, SHEET_FAULTS
 from .web import account_of, ensure_guest_cookies, login_redirect, redirect, state_of
@@ -80,11 +80,13 @@ def shell(request: web.Request, page: str, **boot) -> web.Response:
             "cookie_banner": s.cookie_banner,
             "welcome_dialog": s.welcome_dialog,
             "single_inferred_box": s.single_inferred_box,
+            "grok_memory_control": s.grok_memory_control,
             "sheet": _sheet(request, account),
         })
     else:
         lang = i18n.guest_language(request.cookies.get("lang"), request.headers.get("Accept-Language"))
     boot.update(page=page, lang=lang, logged_in=account is not None, settle_ms=request.app[SETTLE_MS])
+    boot["graphql"] = request.app[graphql.QUERY_IDS]  # this build's query ids, as X's bundle carries them
     # "</" would end the script element early; JSON allows the escaped form.
     boot_json = json.dumps(boot).replace("</", "<\\/")
     body = _SHELL.format(lang=html.escape(lang), boot=boot_json)

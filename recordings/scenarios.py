@@ -16,17 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEFAULT_ACCOUNTS_FILE = Path(__file__).with_name("accounts.toml")
 
-# The API fields of /1.1/account/settings.json that the replica keeps as server-side truth.
-SETTING_FIELDS: tuple[str, ...] = (
+# The settings the replica keeps as server-side truth: the form fields of /1.1/account/settings.json,
+# then the Grok user preferences that only X's GraphQL API reads and writes (recordings/graphql.py).
+REST_FIELDS: tuple[str, ...] = (
     "allow_sharing_data_for_third_party_personalization",
-    "allow_grok_training",
-    "allow_grok_personalization",
     "allow_ads_personalization",
     "use_cookie_personalization",
     "allow_logged_out_device_personalization",
     "allow_location_history_personalization",
     "allow_ai_partner_sharing",  # replica-only: the new control the "inserted" fault draws
 )
+GRAPHQL_PREFERENCES: tuple[str, ...] = ("allow_xai_data_sharing", "allow_xai_personalization", "allow_grok_memory")
+SETTING_FIELDS: tuple[str, ...] = REST_FIELDS + GRAPHQL_PREFERENCES
 
 # nl is deliberately a language optout's catalog lacks (its texts must not help the driver).
 Language = Literal["en", "de", "es", "ja", "fr", "pt", "nl"]
@@ -97,6 +98,7 @@ class Scenario(BaseModel):
     limited: bool = False
     settings: dict[str, bool] = Field(default_factory=dict)
     single_inferred_box: bool = False
+    grok_memory_control: bool = False  # the Grok page also shows the memory preference (a rollout)
     cookie_banner: bool = False
     welcome_dialog: bool = False
     faults: list[Fault] = Field(default_factory=list)

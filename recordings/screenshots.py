@@ -109,7 +109,8 @@ def _shots(base: str) -> dict[str, Callable[[BrowserContext], Page]]:
 def take(outdir: Path) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
-    with ReplicaServer() as server, sync_playwright() as pw:
+    # A drawing tool, not a test of the driver: the replica lets this plain Playwright browser log in.
+    with ReplicaServer(automation_check=False) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
         for name, shot in _shots(server.base_url).items():
             server.admin.reset()

@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from . import admin, api, pages
+from . import admin, api, graphql, pages
 from .admin import AdminClient
 from .login import LoginMachine
 from .state import ReplicaState
@@ -44,7 +44,7 @@ async def x_middleware(request: web.Request, handler: Handler) -> web.StreamResp
             await asyncio.sleep(delay_ms / 1000)
         if handle and state.take_fault("session_expired", handle, request.path):
             state.expire_sessions(handle)
-        limit = state.take_fault("rate_limit", handle, request.path)
+        limit = state.take_fault("rate_limit", handle, graphql.fault_path(request.path))
         if request.method == "POST" and not _csrf_ok(request):
             response = x_error(403, 353, "This request requires a matching csrf cookie and header.")
         elif limit:
@@ -82,18 +82,20 @@ DEFAULT_SETTLE_MS = (150, 400)  # X's pages draw 150-400 ms after load
 
 
 def make_app(accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account",
-             settle_ms: tuple[int, int] = DEFAULT_SETTLE_MS) -> web.Application:
+             settle_ms: tuple[int, int] = DEFAULT_SETTLE_MS, automation_check: bool = True) -> web.Application:
     if login_flow not in LOGIN_FLOWS:
         raise ValueError(f"login_flow must be one of {LOGIN_FLOWS}, not {login_flow!r}")
     app = web.Application(middlewares=[x_middleware])
     state = ReplicaState(accounts_file)
     app[STATE] = state
     app[LATENCY_MS] = latency_ms
-    app[api.LOGIN] = LoginMachine(state, login_flow)
+    app[api.LOGIN] = LoginMachine(state, login_flow, automation_check)
     app[pages.LOGIN_FLOW] = login_flow
     app[pages.SETTLE_MS] = tuple(settle_ms)
     app.router.add_routes(admin.routes())
     app.router.add_routes(api.routes())
+    app.router.add_routes(graphql.routes())
+    app[graphql.QUERY_IDS] = graphql.new_query_ids()
     app.router.add_static("/static", STATIC_DIR)
     app.router.add_routes(pages.routes())
     return app
@@ -117,9 +119,10 @@ class ReplicaServer:
     """The replica in a background thread with its own event loop, for tests and the demo."""
 
     def __init__(self, accounts_file: str | Path | None = None, latency_ms: int = 0, login_flow: str = "account",
-                 host: str = "127.0.0.1", port: int = 0, settle_ms: tuple[int, int] = DEFAULT_SETTLE_MS) -> None:
+                 host: str = "127.0.0.1", port: int = 0, settle_ms: tuple[int, int] = DEFAULT_SETTLE_MS,
+                 automation_check: bool = True) -> None:
         self.host, self.port = host, port
-        self._app = make_app(accounts_file, latency_ms, login_flow, settle_ms)
+        self._app = make_app(accounts_file, latency_ms, login_flow, settle_ms, automation_check)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None

@@ -7,6 +7,7 @@ keeps the replica usable out of process (``python -m recordings serve``) exactly
 
 from __future__ import annotations
 
+import fnmatch
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ from pathlib import Path
 from .scenarios import Fault, Scenario, load_scenarios, normalize_handle
 from . import policy
 
-# Which kinds a fault matches by request path, and the path it defaults to.
-_DEFAULT_FAULT_PATH = {
-    "save_fails": "/1.1/account/settings.json",
-    "save_reverts": "/1.1/account/settings.json",
-    "went_wrong": "/1.1/account/settings.json",
+# Which kinds a fault matches by request path, and the paths it defaults to (patterns): the settings
+# API, and the Grok preferences' GraphQL operations (matched by name, see graphql.fault_path).
+_DEFAULT_FAULT_PATHS = {
+    "save_fails": ("/1.1/account/settings.json", "/i/api/graphql/*Mutation"),
+    "save_reverts": ("/1.1/account/settings.json", "/i/api/graphql/*Mutation"),
+    "went_wrong": ("/1.1/account/settings.json", "/i/api/graphql/*Query"),
 }
 
 
@@ -32,6 +34,7 @@ class LoginRecord:
     identifier_ok: bool = True
     password_tried: bool = False
     outcome: str = "started"
+    automation: list[str] = field(default_factory=list)  # automation signals the browser announced
 
     def as_json(self) -> dict:
         return {
@@ -40,6 +43,7 @@ class LoginRecord:
             "identifier_ok": self.identifier_ok,
             "password_tried": self.password_tried,
             "outcome": self.outcome,
+            "automation": list(self.automation),
         }
 
 
@@ -176,11 +180,11 @@ class ReplicaState:
         if path is None:
             return True
         if kind == "rate_limit" and fault.path is None:
-            return path.startswith("/1.1/")
-        want = fault.path or _DEFAULT_FAULT_PATH.get(kind)
-        if want is None:
+            return path.startswith(("/1.1/", "/i/api/graphql/"))
+        wanted = (fault.path,) if fault.path else _DEFAULT_FAULT_PATHS.get(kind)
+        if wanted is None:
             return True
-        return path.rstrip("/") == want.rstrip("/")
+        return any(fnmatch.fnmatchcase(path.rstrip("/"), want.rstrip("/")) for want in wanted)
 
     def peek_fault(self, kind: str, handle: str | None, path: str | None = None) -> Fault | None:
         """The first matching fault, without using it up (for drawing links, not for acting)."""

@@ -14,6 +14,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from optout.browser import honest_user_agent
 from recordings.scenarios import load_scenarios
 from recordings.server import ReplicaServer
 
@@ -55,9 +56,13 @@ def replica_browser(shared_browser: str) -> Iterator[Browser]:
 def replica_context(replica_browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     """Factory: a fresh browser context (own cookies), desktop-sized unless told otherwise."""
     made: list[BrowserContext] = []
+    cdp = replica_browser.new_browser_cdp_session()
+    user_agent = honest_user_agent(cdp.send("Browser.getVersion")["userAgent"])
+    cdp.detach()
 
     def make(locale: str = "en-US", width: int = 1280, height: int = 800) -> BrowserContext:
-        ctx = replica_browser.new_context(locale=locale, viewport={"width": width, "height": height})
+        ctx = replica_browser.new_context(locale=locale, viewport={"width": width, "height": height},
+                                          user_agent=user_agent)
         ctx.set_default_timeout(8000)
         made.append(ctx)
         return ctx
@@ -114,6 +119,28 @@ def toast(page: Page):
     return page.locator('div[role="alert"]')
 
 
+DEVICE_SIGNALS_JS = """async () => {
+  const brands = (n) => ((n.userAgentData && n.userAgentData.brands) || []).map((b) => b.brand);
+  const src = "postMessage({ua: navigator.userAgent, brands: ((navigator.userAgentData && navigator.userAgentData.brands) || []).map((b) => b.brand)})";
+  const w = await new Promise((resolve) => {
+    const worker = new Worker(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
+    worker.onmessage = (e) => resolve(e.data);
+  });
+  return JSON.stringify({webdriver: navigator.webdriver === true, ua: navigator.userAgent, brands: brands(navigator),
+                         worker_ua: w.ua, worker_brands: w.brands});
+}"""
+
+
+def device_token(ctx: BrowserContext) -> str:
+    """What X's login page would send about this context's browser, read in the browser itself (the
+    replica refuses a flow without it, as X does)."""
+    page = ctx.new_page()
+    try:
+        return page.evaluate(DEVICE_SIGNALS_JS)
+    finally:
+        page.close()
+
+
 def api_login(ctx: BrowserContext, base_url: str, handle: str, password: str | None = None) -> None:
     """Log a context in through the onboarding API, skipping the UI (for tests about other pages)."""
     ctx.request.get(base_url + "/")
@@ -124,7 +151,7 @@ def api_login(ctx: BrowserContext, base_url: str, handle: str, password: str | N
         assert res.ok, res.text()
         return res.json()
 
-    flow = step({"input_flow_data": {}})["flow_token"]
+    flow = step({"input_flow_data": {"device_token": device_token(ctx)}})["flow_token"]
     ident = {"setting_responses": [{"key": "user_identifier", "response_data": {"text_data": {"result": handle}}}]}
     step({"flow_token": flow, "subtask_inputs": [{"subtask_id": "LoginEnterUserIdentifierSSO", "settings_list": ident}]})
     done = step({"flow_token": flow, "subtask_inputs": [

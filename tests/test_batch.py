@@ -20,8 +20,8 @@ import pytest
 from tests.secrets_scan import find_leaks
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
-GROK = "allow_grok_training"
-GROK_OTHER = "allow_grok_personalization"
+GROK = "allow_xai_data_sharing"
+GROK_OTHER = "allow_xai_personalization"
 TOTP = "JBSWY3DPEHPK3PXPJBSWY3DP"
 SETTINGS_API = "/1.1/account/settings.json"
 

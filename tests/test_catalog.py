@@ -11,10 +11,12 @@ from optout.errors import BadInput
 
 def test_entries_are_consistent():
     ids = [spec.id for spec in catalog.CATALOG]
-    assert len(ids) == len(set(ids)) == 5
+    assert len(ids) == len(set(ids)) == 6
     for spec in catalog.CATALOG:
         assert spec.path.startswith("/settings/") and spec.slug == spec.path.rsplit("/", 1)[-1]
-        assert spec.controls and all(c.save and c.save.kind == "settings_json" for c in spec.wanted)
+        graphql = spec.page.slug == "grok_settings"  # X's Grok preferences are GraphQL mutations (2026)
+        assert spec.controls and all(c.save and c.save.kind == ("graphql" if graphql else "settings_json")
+                                     for c in spec.wanted)
         assert len(spec.api_fields) == len(spec.controls)
         assert spec.safe_value is False
     assert catalog.BY_ID["inferred-identity"].api_fields == (
@@ -22,6 +24,8 @@ def test_entries_are_consistent():
     # every control of every page, switched or not, has texts; the Grok page's expected set is defined
     assert [c.key for c in catalog.PAGES["grok_settings"].controls] == [
         "grok-training", "grok-personalization", "grok-memory"]
+    assert catalog.BY_ID["grok-training"].api_fields == ("XaiDataSharingSettingsMutation.allowXaiDataSharing",)
+    assert "grok-memory" not in {key for spec in catalog.CATALOG for key in spec.controls}  # known, never switched
 
 
 def test_selection():

@@ -14,7 +14,7 @@ from secrets_scan import find_leaks
 from terminal import run_in_terminal
 
 PASSWORD = "s3cret-" + uuid.uuid4().hex[:10]
-BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_grok_training"
+BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_xai_data_sharing"
 
 
 def _add(env, replica, **scenario) -> str:

@@ -247,7 +247,7 @@ def test_ctrl_c_and_kill_9_of_optout_run(optout_env, fresh_replica):
     assert final.returncode == 0, final.stdout + final.stderr
     truth = replica.admin.get_account(handle)["settings"]
     assert truth["allow_sharing_data_for_third_party_personalization"] is False
-    assert truth["allow_grok_training"] is False
+    assert truth["allow_xai_data_sharing"] is False
     verify = env.run("verify", str(out), "--json")
     body = json.loads(verify.stdout)
     assert verify.returncode == 0 and body["problems"] == [] and body["signed"] == body["receipts"] >= 2

@@ -101,6 +101,6 @@ def test_optout_run_on_a_full_disk(optout_env, fresh_replica, tiny_disk):
     filler.unlink()
     again = env.run("run", handle, "--out", str(out))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert replica.admin.get_account(handle)["settings"]["allow_grok_training"] is False
+    assert replica.admin.get_account(handle)["settings"]["allow_xai_data_sharing"] is False
     verify = env.run("verify", str(out), "--json")
     assert verify.returncode == 0 and json.loads(verify.stdout)["problems"] == [], verify.stdout

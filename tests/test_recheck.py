@@ -24,7 +24,7 @@ from tests.secrets_scan import find_leaks
 from tests.test_notify import Inbox
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
-GROK = "allow_grok_training"
+GROK = "allow_xai_data_sharing"
 SETTINGS_API = "/1.1/account/settings.json"
 LOGIN_PATHS = ("/1.1/onboarding/task.json", "/i/jf/onboarding/api")
 

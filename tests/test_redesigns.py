@@ -25,7 +25,7 @@ from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "redesign-" + uuid.uuid4().hex[:8]
-BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_grok_training"
+BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_xai_data_sharing"
 PARTNERS, GROK_PAGE = "/settings/data_sharing_with_business_partners", "/settings/grok_settings"
 TIMINGS: dict[str, float] = {}  # fault -> seconds, printed at the end for the report
 
@@ -67,7 +67,8 @@ class World:
 
     def posts(self) -> list[dict]:
         return [r for r in self.replica.admin.requests(handle=self.handle)
-                if r["method"] == "POST" and r["path"].endswith("/account/settings.json")]
+                if r["method"] == "POST" and (r["path"].endswith("/account/settings.json")
+                                              or r["path"].endswith("Mutation"))]
 
     def assert_only_off(self, *fields: str) -> None:
         truth = self.truth()

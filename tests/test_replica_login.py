@@ -258,7 +258,8 @@ def test_new_ui_japanese_six_box_totp(fake_x, replica_context):
     page.wait_for_url("**/home")
     expect(page.locator('[data-testid="AppTabBar_Home_Link"]')).to_have_text("ホーム")
     assert last_login(fake_x, "emi") | {"at": 0} == {
-        "at": 0, "flow": "new", "identifier_ok": True, "password_tried": True, "outcome": "success"}
+        "at": 0, "flow": "new", "identifier_ok": True, "password_tried": True, "outcome": "success",
+        "automation": []}
 
 
 def test_new_ui_wrong_password_and_limited_reuse_toasts(fake_x, replica_page: Page):

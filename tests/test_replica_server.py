@@ -110,12 +110,12 @@ def test_admin_api_rejects_bad_input(fake_x):
 
 
 def test_reset_restores_the_accounts_file(fake_x):
-    fake_x.admin.set_settings("alice", {"allow_grok_training": False})
+    fake_x.admin.set_settings("alice", {"allow_xai_data_sharing": False})
     fixture_faults = fake_x.admin.faults()
     fake_x.admin.add_fault({"kind": "slow", "ms": 10})
     fake_x.admin.set_policy("version_22")
     fake_x.admin.reset()
-    assert fake_x.admin.get_account("alice")["settings"]["allow_grok_training"] is True
+    assert fake_x.admin.get_account("alice")["settings"]["allow_xai_data_sharing"] is True
     assert fake_x.admin.faults() == fixture_faults and fake_x.admin.policy()["current"] == "version_21"
 
 
@@ -154,3 +154,13 @@ def test_cli_prints_url_first_and_stops_on_sigterm():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_graphql_query_ids_are_new_for_every_replica_start():
+    from recordings.server import ReplicaServer
+
+    with ReplicaServer() as one, ReplicaServer() as two:
+        first, second = one.admin.graphql_query_ids(), two.admin.graphql_query_ids()
+    assert set(first) == {"GrokSettingsScreenQuery", "XaiDataSharingSettingsMutation",
+                          "XaiPersonalizationSettingsMutation", "XaiMemoryMutation"}
+    assert all(first[op] != second[op] for op in first)

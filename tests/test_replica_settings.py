@@ -20,7 +20,7 @@ from replica_fixtures import (
 # page path -> the API fields of its checkboxes, in page order (CONTRACT.md)
 SETTING_PAGES = {
     "/settings/data_sharing_with_business_partners": ["allow_sharing_data_for_third_party_personalization"],
-    "/settings/grok_settings": ["allow_grok_training", "allow_grok_personalization"],
+    "/settings/grok_settings": ["allow_xai_data_sharing", "allow_xai_personalization"],
     "/settings/ads_preferences": ["allow_ads_personalization"],
     "/settings/off_twitter_activity": ["use_cookie_personalization", "allow_logged_out_device_personalization"],
     "/settings/location_information": ["allow_location_history_personalization"],
@@ -78,10 +78,15 @@ def test_setting_page_toggle_saves_and_reload_shows_server_truth(fake_x, logged_
     assert boxes.first.get_attribute("data-testid") is None
     described_by = boxes.first.get_attribute("aria-describedby")  # X's 2026 wiring, no <label>
     assert described_by.startswith("CHECKBOX_") and page.locator(f"#{described_by}").inner_text().strip()
-    with page.expect_response(lambda r: r.request.method == "POST" and "/1.1/account/settings.json" in r.url) as resp:
+    graphql = path.endswith("grok_settings")  # the Grok preferences are GraphQL mutations (2026)
+    marker = "/XaiDataSharingSettingsMutation" if graphql else "/1.1/account/settings.json"
+    with page.expect_response(lambda r: r.request.method == "POST" and marker in r.url) as resp:
         boxes.first.click()
     request = resp.value.request
-    assert request.post_data == f"{fields[0]}=false"
+    if graphql:
+        assert request.post_data_json["variables"] == {"allowXaiDataSharing": False}
+    else:
+        assert request.post_data == f"{fields[0]}=false"
     assert request.headers["x-csrf-token"] == next(c["value"] for c in page.context.cookies() if c["name"] == "ct0")
     truth = fake_x.admin.get_account("alice")["settings"]
     assert truth[fields[0]] is False
@@ -174,3 +179,30 @@ def test_unknown_pages_show_the_404_pane_with_200(fake_x, logged_in):
     resp = page.goto(fake_x.base_url + "/i/no/such/page")
     assert resp.status == 200
     expect(page.locator('[data-testid="primaryColumn"]')).to_contain_text("Hmm...this page doesn't exist.")
+
+
+def test_grok_preferences_are_graphql_in_x_shapes(fake_x, logged_in):
+    """GrokSettingsScreenQuery reads the three preferences; each mutation writes one; an old build's
+    query id is 404; a write without the ct0 header is refused like every X write; a bad variable is a
+    GraphQL error answered with 200. settings.json neither shows nor takes them."""
+    page = logged_in("alice")
+    base, ids = fake_x.base_url + "/i/api/graphql/", fake_x.admin.graphql_query_ids()
+    ct0 = next(c["value"] for c in page.context.cookies() if c["name"] == "ct0")
+    api = page.context.request
+    read = api.get(f"{base}{ids['GrokSettingsScreenQuery']}/GrokSettingsScreenQuery?variables=%7B%7D")
+    prefs = read.json()["data"]["viewer"]["user_preferences"]
+    assert {k: v for k, v in prefs.items() if k != "__typename"} == {
+        "allow_xai_data_sharing": True, "allow_xai_personalization": True, "allow_grok_memory": True}
+    op = "XaiDataSharingSettingsMutation"
+    wrote = api.post(f"{base}{ids[op]}/{op}", data={"variables": {"allowXaiDataSharing": False}, "queryId": ids[op]},
+                     headers={"x-csrf-token": ct0})
+    assert wrote.status == 200 and wrote.json()["data"]["user_preferences_put"]["allow_xai_data_sharing"] is False
+    assert fake_x.admin.get_account("alice")["settings"]["allow_xai_data_sharing"] is False
+    assert api.get(f"{base}not-this-build/GrokSettingsScreenQuery").status == 404
+    no_csrf = api.post(f"{base}{ids[op]}/{op}", data={"variables": {"allowXaiDataSharing": True}})
+    assert no_csrf.status == 403 and no_csrf.json()["errors"][0]["code"] == 353
+    bad = api.post(f"{base}{ids[op]}/{op}", data={"variables": {"allowXaiDataSharing": "no"}}, headers={"x-csrf-token": ct0})
+    assert bad.status == 200 and bad.json()["errors"][0]["code"] == 214 and "data" not in bad.json()
+    assert fake_x.admin.get_account("alice")["settings"]["allow_xai_data_sharing"] is False
+    rest = api.get(fake_x.base_url + "/1.1/account/settings.json").json()
+    assert not [k for k in rest if "xai" in k or "grok" in k]

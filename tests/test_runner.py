@@ -21,7 +21,7 @@ from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "Tr0ub4dor&3-" + uuid.uuid4().hex[:6]
-BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_grok_training"
+BP, GROK = "allow_sharing_data_for_third_party_personalization", "allow_xai_data_sharing"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -88,7 +88,7 @@ async def test_turned_off_persisted_then_already_off_without_a_click(world):
         ("business-partners", True, False, "turned_off", "direct", True),
         ("grok-training", True, False, "turned_off", "direct", True)]
     assert world.truth()[BP] is False and world.truth()[GROK] is False
-    assert world.truth()["allow_grok_personalization"] is True  # not asked, not touched
+    assert world.truth()["allow_xai_personalization"] is True  # not asked, not touched
     receipt = world.receipt(first)
     assert receipt.outcome == "ok" and receipt.previous_receipt is None and receipt.browser_version
     assert sorted(receipt.images) == ["after-business-partners.png", "after-grok-training.png",
@@ -112,9 +112,9 @@ async def test_every_setting_with_all(world):
     world.account()
     result = await world.run(setting_ids=catalog.all_ids())
     assert result.outcome == "ok"
-    assert [s.outcome for s in result.settings] == ["turned_off"] * 5
+    assert [s.outcome for s in result.settings] == ["turned_off"] * 6
     truth = world.truth()
-    assert truth.pop("allow_grok_personalization") is True
+    assert truth.pop("allow_grok_memory") is True  # known to the catalog, never switched
     assert truth.pop("allow_ai_partner_sharing") is True  # the replica's "inserted" control, not drawn here
     assert not any(truth.values()), truth
 

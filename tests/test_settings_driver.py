@@ -18,6 +18,7 @@ from optout.config import Settings, load_settings
 from optout.errors import RateLimited, XKeepsFailing
 from optout.x import settings as driver
 from optout.x.responses import XResponses
+from tests.replica_truth import truth_fields
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "correct horse battery staple 42"
@@ -82,7 +83,7 @@ async def open_page(chromium, replica):
 
 def _posts(replica, handle):
     return [r for r in replica.admin.requests(handle=handle) if r["method"] == "POST"
-            and r["path"].endswith("/1.1/account/settings.json")]
+            and (r["path"].endswith("/1.1/account/settings.json") or r["path"].endswith("Mutation"))]
 
 
 async def _turn_off(page, spec, settings):
@@ -100,14 +101,14 @@ async def test_every_setting_is_switched_off_and_only_it(spec, replica, open_pag
     assert (route, before, after) == ("direct", True, False)
     truth = replica.admin.get_account(handle)["settings"]
     for field in truth:
-        assert truth[field] is (False if field in spec.api_fields else truth_before[field]), field
+        assert truth[field] is (False if field in truth_fields(spec) else truth_before[field]), field
     assert set(report.fields) == set(spec.api_fields)
     assert len(_posts(replica, handle)) == len(spec.api_fields)
 
 
 async def test_already_off_sends_nothing(replica, open_page):
     spec = catalog.BY_ID["business-partners"]
-    page, handle = await open_page(settings={spec.api_fields[0]: False})
+    page, handle = await open_page(settings={truth_fields(spec)[0]: False})
     await driver.open_setting(page, spec, _settings(replica), watch(page))
     assert await driver.read_state(page, spec, _settings(replica)) is False
     report = await driver.switch_off(page, spec, _settings(replica), watch(page))
@@ -116,14 +117,14 @@ async def test_already_off_sends_nothing(replica, open_page):
 
 async def test_grok_personalization_box_is_left_alone(replica, open_page):
     spec = catalog.BY_ID["grok-training"]
-    page, handle = await open_page(settings={"allow_grok_personalization": False})
+    page, handle = await open_page(settings={"allow_xai_personalization": False})
     await _turn_off(page, spec, _settings(replica))
     truth = replica.admin.get_account(handle)["settings"]
-    assert truth["allow_grok_training"] is False and truth["allow_grok_personalization"] is False
+    assert truth["allow_xai_data_sharing"] is False and truth["allow_xai_personalization"] is False
     page, handle = await open_page()
     await _turn_off(page, spec, _settings(replica))
     truth = replica.admin.get_account(handle)["settings"]
-    assert truth["allow_grok_training"] is False and truth["allow_grok_personalization"] is True
+    assert truth["allow_xai_data_sharing"] is False and truth["allow_xai_personalization"] is True
 
 
 async def test_single_inferred_box(replica, open_page):
@@ -141,7 +142,7 @@ async def test_save_fails_leaves_it_on(replica, open_page):
     _, before, report, after = await _turn_off(page, spec, _settings(replica))
     assert (before, after) == (True, True)
     assert report.statuses == [500] and "HTTP 500" in report.problems[0]
-    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is True
+    assert replica.admin.get_account(handle)["settings"][truth_fields(spec)[0]] is True
 
 
 async def test_quiet_revert_is_caught_by_the_reload(replica, open_page):
@@ -151,7 +152,7 @@ async def test_quiet_revert_is_caught_by_the_reload(replica, open_page):
     _, before, report, after = await _turn_off(page, spec, _settings(replica, verify_delay_s=real_delay))
     assert report.statuses == [200] and not report.problems
     assert (before, after) == (True, True)
-    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is True
+    assert replica.admin.get_account(handle)["settings"][truth_fields(spec)[0]] is True
 
 
 async def test_moved_page_is_reached_by_the_menu(replica, open_page):
@@ -160,7 +161,7 @@ async def test_moved_page_is_reached_by_the_menu(replica, open_page):
     route, before, _, after = await _turn_off(page, spec, _settings(replica))
     assert (route, before, after) == ("menu", True, False)
     assert "/privacy_and_safety/" in page.url
-    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is False
+    assert replica.admin.get_account(handle)["settings"][truth_fields(spec)[0]] is False
 
 
 async def test_missing_everywhere_is_not_found(replica, open_page):
@@ -179,7 +180,7 @@ async def test_other_languages(language, replica, open_page):
     route, before, _, after = await _turn_off(page, spec, _settings(replica))
     assert (route, before, after) == ("menu", True, False)
     truth = replica.admin.get_account(handle)["settings"]
-    assert truth["allow_grok_training"] is False and truth["allow_grok_personalization"] is True
+    assert truth["allow_xai_data_sharing"] is False and truth["allow_xai_personalization"] is True
 
 
 async def test_cookie_banner_and_welcome_dialog(replica, open_page):
@@ -188,7 +189,7 @@ async def test_cookie_banner_and_welcome_dialog(replica, open_page):
                                    faults=[{"kind": "moved", "path": spec.path}])
     route, before, _, after = await _turn_off(page, spec, _settings(replica))
     assert (route, before, after) == ("menu", True, False)
-    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is False
+    assert replica.admin.get_account(handle)["settings"][truth_fields(spec)[0]] is False
 
 
 async def test_narrow_layout(replica, open_page):
@@ -216,7 +217,7 @@ async def test_x_failing_on_every_retry_is_x_keeps_failing(replica, open_page):
     assert f"after {driver.RETRIES} reloads" in caught.value.message and caught.value.outcome == "error"
     reads = [r for r in replica.admin.requests(handle=handle) if r["status"] >= 500]
     assert len(reads) >= driver.RETRIES + 1  # the first read and one per reload, all refused
-    assert replica.admin.get_account(handle)["settings"][spec.api_fields[0]] is True
+    assert replica.admin.get_account(handle)["settings"][truth_fields(spec)[0]] is True
 
 
 @pytest.mark.parametrize("style", ["429", "code88"])
@@ -259,3 +260,67 @@ async def test_evidence_screenshot_outlines_the_control(replica, open_page, tmp_
     assert await red_pixels(outlined) > 500
     assert await red_pixels(plain) == 0  # the outline is taken off again
     assert oct(outlined.stat().st_mode & 0o777) == "0o600"
+
+
+# ---- the Grok preferences are GraphQL (x-facts, "2026 update") ----------------------------------------
+
+
+def _graphql(replica, handle, operation):
+    return [r for r in replica.admin.requests(handle=handle) if r["path"].endswith("/" + operation)]
+
+
+async def test_grok_saves_are_graphql_mutations_matched_by_name(replica, open_page):
+    """The click posts XaiDataSharingSettingsMutation (its query id is this replica start's random one);
+    the driver names what was saved by operation and variable, and only that preference changed."""
+    spec = catalog.BY_ID["grok-training"]
+    page, handle = await open_page(grok_memory_control=True)
+    truth_before = replica.admin.get_account(handle)["settings"]
+    _, before, report, after = await _turn_off(page, spec, _settings(replica))
+    assert (before, after) == (True, False)
+    assert report.fields == ["XaiDataSharingSettingsMutation.allowXaiDataSharing"] and not report.problems
+    [mutation] = _graphql(replica, handle, "XaiDataSharingSettingsMutation")
+    query_id = mutation["path"].split("/")[-2]
+    assert query_id == replica.admin.graphql_query_ids()["XaiDataSharingSettingsMutation"]
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth == {**truth_before, "allow_xai_data_sharing": False}  # memory and personalization untouched
+    assert _graphql(replica, handle, "GrokSettingsScreenQuery")  # read through GraphQL, not settings.json
+
+
+async def test_grok_personalization_is_its_own_setting(replica, open_page):
+    spec = catalog.BY_ID["grok-personalization"]
+    page, handle = await open_page()
+    _, before, report, after = await _turn_off(page, spec, _settings(replica))
+    assert (before, after, report.fields) == (True, False, ["XaiPersonalizationSettingsMutation.allowXaiPersonalization"])
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth["allow_xai_personalization"] is False and truth["allow_xai_data_sharing"] is True
+    assert "grok-personalization" not in catalog.DEFAULT_IDS
+    assert "grok-personalization" in [s.id for s in catalog.select(everything=True)]
+
+
+async def test_a_graphql_save_refused_with_errors_in_a_200_is_a_problem(replica, open_page):
+    spec = catalog.BY_ID["grok-training"]
+    page, handle = await open_page(faults=[{"kind": "save_fails"}])
+    _, before, report, after = await _turn_off(page, spec, _settings(replica))
+    assert (before, after) == (True, True)
+    assert report.statuses == [200] and "error 131" in report.problems[0]
+    assert replica.admin.get_account(handle)["settings"]["allow_xai_data_sharing"] is True
+
+
+async def test_a_failed_graphql_read_is_retried(replica, open_page):
+    spec = catalog.BY_ID["grok-training"]
+    page, handle = await open_page(faults=[{"kind": "went_wrong", "count": 2}])
+    route, before, _, after = await _turn_off(page, spec, _settings(replica))
+    assert (route, before, after) == ("direct", True, False)
+    reads = _graphql(replica, handle, "GrokSettingsScreenQuery")
+    assert len(reads) >= 3  # two failed reads (answered 200 with errors[]), then the good ones
+
+
+async def test_a_rate_limited_graphql_mutation_carries_the_reset_time(replica, open_page):
+    spec = catalog.BY_ID["grok-training"]
+    page, handle = await open_page(faults=[{"kind": "rate_limit", "path": "/i/api/graphql/XaiDataSharingSettingsMutation",
+                                            "reset_s": 120}])
+    await driver.open_setting(page, spec, _settings(replica), watch(page))
+    with pytest.raises(RateLimited) as err:
+        await driver.switch_off(page, spec, _settings(replica), watch(page))
+    assert err.value.reset_at is not None
+    assert replica.admin.get_account(handle)["settings"]["allow_xai_data_sharing"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -82,17 +83,34 @@ def session_import(
     ctx: typer.Context,
     handle: HandleArg,
     from_stdin: Annotated[bool, typer.Option("--stdin", help="Read auth_token (line 1) and ct0 (line 2) from stdin.")] = False,
+    from_browser: Annotated[Optional[str], typer.Option(
+        "--from-browser", metavar="BROWSER",
+        help="Read the session from your own browser: chrome, chromium, brave, edge, firefox or safari.")] = None,
+    browser_profile: Annotated[Optional[Path], typer.Option(
+        "--browser-profile", metavar="PATH",
+        help="With --from-browser: the browser's user-data folder, or one profile folder in it.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Store the auth_token and ct0 cookies of your own logged-in browser (hidden input), for accounts
-    whose automated login X blocks."""
-    from optout.accounts import import_session
+    """Store the X session of your own logged-in browser, for accounts whose automated login X blocks:
+    read from the browser (--from-browser: only auth_token, ct0 and twid of the site, checked alive
+    before it is kept), or the auth_token and ct0 cookies typed in (hidden input) or piped (--stdin)."""
     from optout.credentials import CredentialStore
-    from optout.prompts import Prompter
     from optout.render import print_accounts
 
-    info = import_session(CredentialStore(state(ctx).settings()), handle, prompter=Prompter(), stdin=sys.stdin,
-                          from_stdin=from_stdin)
+    settings = state(ctx).settings()
+    if from_browser:
+        import asyncio
+
+        from optout.session_import import import_from_browser
+
+        info = asyncio.run(import_from_browser(settings, CredentialStore(settings), handle, from_browser,
+                                               browser_profile))
+    else:
+        from optout.accounts import import_session
+        from optout.prompts import Prompter
+
+        info = import_session(CredentialStore(settings), handle, prompter=Prompter(), stdin=sys.stdin,
+                              from_stdin=from_stdin)
     print_accounts([info], as_json=as_json)
     done(0)
 

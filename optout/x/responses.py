@@ -17,6 +17,7 @@ from playwright.async_api import Page, Response
 
 from optout.errors import RateLimited
 from optout.x import screens as S
+from optout.x.saves import graphql_operation
 
 
 @dataclass
@@ -63,6 +64,8 @@ class XResponses:
         path = urlsplit(response.url).path
         if response.status >= 500 and any(marker in path for marker in S.API_PATH_MARKERS):
             self.api_failures += 1
+        elif limited is None and _failed_graphql_read(response, body):
+            self.api_failures += 1  # GraphQL fails a read with 200 and errors[] (the Grok page draws its error)
         if S.ONBOARDING_URL_PART in response.url and response.request.method == "POST":
             self._onboarding(response, body if isinstance(body, dict) else {})
 
@@ -79,6 +82,11 @@ class XResponses:
         subtasks = body.get("subtasks")
         if subtasks and isinstance(subtasks[0], dict):
             self.subtask = subtasks[0].get("subtask_id")
+
+
+def _failed_graphql_read(response: Response, body: object) -> bool:
+    return (response.request.method == "GET" and graphql_operation(response.url) is not None
+            and isinstance(body, dict) and bool(body.get("errors")))
 
 
 async def _json(response: Response) -> object:

@@ -13,7 +13,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from playwright.async_api import Locator, Page, Response
 from playwright.async_api import Error as PlaywrightError
@@ -23,7 +23,7 @@ from optout.catalog import SettingSpec
 from optout.config import Settings
 from optout.errors import SessionLost, UiChanged, XKeepsFailing  # noqa: F401  (SessionLost: driver.SessionLost)
 from optout.moved_pages import MovedPages
-from optout.x import controls, screens, sheets
+from optout.x import controls, saves, screens, sheets
 from optout.x.responses import XResponses, rate_limit_of
 
 RETRIES = 3  # reloads after "Something went wrong" before giving up
@@ -330,7 +330,7 @@ async def _click_and_save(page: Page, spec: SettingSpec, seen: controls.Seen, re
     box = controls.pane_controls(page).nth(seen.index)
     await _clear_overlays(page)
     try:
-        async with page.expect_response(_is_save, timeout=settings.timeout_ms) as info:
+        async with page.expect_response(saves.is_save, timeout=settings.timeout_ms) as info:
             await box.click()
         response = await info.value
     except PlaywrightError:
@@ -341,16 +341,17 @@ async def _click_and_save(page: Page, spec: SettingSpec, seen: controls.Seen, re
     if limited:
         raise limited
     report.statuses.append(response.status)
-    sent = list(parse_qs(response.request.post_data or "").keys())
+    sent = saves.written(response.request)
     report.fields += sent
-    if not response.ok:
-        report.problems.append(f"X answered the save with HTTP {response.status}")
+    problem = await saves.refusal(response)
+    if problem:
+        report.problems.append(problem)
     save = spec.page.control(seen.key).save
     if save and save.confirmed and sent and not set(sent) & set(spec.api_fields):
         await _undo(page, box, settings)
         raise UiChanged(
             f"The control \u201c{seen.label[:80]}\u201d of {urlsplit(page.url).path} saved {', '.join(sent)} "
-            f"instead of {save.field}; X changed the page. optout clicked it back.",
+            f"instead of {save.name}; X changed the page. optout clicked it back.",
             hint="Update optout; report the change if the newest version still fails.", url=page.url,
         )
 
@@ -358,11 +359,8 @@ async def _click_and_save(page: Page, spec: SettingSpec, seen: controls.Seen, re
 async def _undo(page: Page, box: Locator, settings: Settings) -> None:
     """Put back a control clicked by mistake: change only what was asked."""
     try:
-        async with page.expect_response(_is_save, timeout=settings.timeout_ms):
+        async with page.expect_response(saves.is_save, timeout=settings.timeout_ms):
             await box.click()
     except PlaywrightError:
         pass
 
-
-def _is_save(response: Response) -> bool:
-    return response.request.method == "POST" and urlsplit(response.url).path.endswith(screens.SETTINGS_API_SUFFIX)

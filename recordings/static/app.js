@@ -383,9 +383,11 @@
     const pages = {
       data_sharing_with_business_partners: {title: "partners.title", intro: "partners.intro", blocks: [
         {field: "allow_sharing_data_for_third_party_personalization", label: "partners.label", help: "partners.help"}]},
-      grok_settings: {title: "grok.title", intro: "grok.intro", blocks: [
-        {head: "grok.data_sharing", field: "allow_grok_training", label: "grok.training", help: "grok.training_help"},
-        {head: "grok.personalization_head", field: "allow_grok_personalization", label: "grok.personalization", help: "grok.personalization_help"}],
+      grok_settings: {title: "grok.title", intro: "grok.intro", graphql: true, blocks: [
+        {head: "grok.data_sharing", field: "allow_xai_data_sharing", label: "grok.training", help: "grok.training_help"},
+        {head: "grok.personalization_head", field: "allow_xai_personalization", label: "grok.personalization", help: "grok.personalization_help"},
+        ...(boot.viewer_flags && boot.viewer_flags.grok_memory_control
+          ? [{head: "grok.memory_head", field: "allow_grok_memory", label: "grok.memory", help: "grok.memory_help"}] : [])],
         rows: [["grok.delete", "grok.delete_desc", deleteHistory]]},
       ads_preferences: {title: "ads.title", intro: "ads.intro", blocks: [
         {field: "allow_ads_personalization", label: "ads.label", help: "ads.help"}],
@@ -472,9 +474,27 @@
     return out;
   }
 
+  /** The Grok preferences are GraphQL (2026): read by one query, each written by its own mutation, at
+   *  /i/api/graphql/<this build's query id>/<operation>. */
+  const GROK_MUTATIONS = {
+    allow_xai_data_sharing: ["XaiDataSharingSettingsMutation", "allowXaiDataSharing"],
+    allow_xai_personalization: ["XaiPersonalizationSettingsMutation", "allowXaiPersonalization"],
+    allow_grok_memory: ["XaiMemoryMutation", "allowGrokMemory"],
+  };
+  const graphqlPath = (operation) => `/i/api/graphql/${(boot.graphql || {})[operation]}/${operation}`;
+
+  async function readGrokPreferences() {
+    const res = await call("GET", graphqlPath("GrokSettingsScreenQuery") + "?variables=" + encodeURIComponent("{}"));
+    const prefs = res.ok ? (((res.data.data || {}).viewer || {}).user_preferences || {}) : {};
+    return {...res, data: prefs};
+  }
+
   /** Optimistic save, as X does: the box already shows the new value; a failure only raises a toast. */
   async function save(field, value) {
-    const res = await call("POST", "/1.1/account/settings.json", {[field]: String(value)}, true);
+    const mutation = GROK_MUTATIONS[field];
+    const res = mutation
+      ? await call("POST", graphqlPath(mutation[0]), {variables: {[mutation[1]]: value}, queryId: (boot.graphql || {})[mutation[0]]})
+      : await call("POST", "/1.1/account/settings.json", {[field]: String(value)}, true);
     if (res.ok) return;
     if (res.status === 401) { location.assign(loginUrl()); return; }
     const limited = res.status === 429 || (res.data.errors || []).some((e) => e.code === 88);
@@ -493,7 +513,7 @@
         : [];
       return [columnHeader(t("section." + section)), h("p", {class: "intro"}, t("intro." + section)), ...rows];
     }
-    const res = await call("GET", "/1.1/account/settings.json");
+    const res = page.graphql ? await readGrokPreferences() : await call("GET", "/1.1/account/settings.json");
     if (res.status === 401) { location.assign(loginUrl()); return null; }
     back.append(h("h2", {}, t(page.title)));
     if (!res.ok) return [back, wentWrongPane(() => redrawDetails(section))];
@@ -569,7 +589,8 @@
     this.subtask = null;
   }
   LoginFlow.prototype.start = async function () {
-    const res = await call("POST", this.endpoint + "?flow_name=login", {input_flow_data: {flow_context: {start_location: {location: "manual_link"}}}});
+    const flowData = {flow_context: {start_location: {location: "manual_link"}}, device_token: JSON.stringify(await deviceSignals())};
+    const res = await call("POST", this.endpoint + "?flow_name=login", {input_flow_data: flowData});
     return this.accept(res);
   };
   LoginFlow.prototype.send = async function (input) {
@@ -584,6 +605,23 @@
     }
     return res;
   };
+
+  /** X's device token: what the browser says about itself, in the page and in a worker (the server
+   *  refuses a browser that announces automation; see recordings/automation.py). */
+  async function deviceSignals() {
+    const brandsOf = (nav) => ((nav.userAgentData && nav.userAgentData.brands) || []).map((b) => b.brand);
+    const probe = "const n = navigator; postMessage({ua: n.userAgent, brands: ((n.userAgentData && n.userAgentData.brands) || []).map((b) => b.brand)})";
+    const inWorker = await new Promise((resolve) => {
+      try {
+        const worker = new Worker(URL.createObjectURL(new Blob([probe], {type: "text/javascript"})));
+        const timer = setTimeout(() => { worker.terminate(); resolve({}); }, 3000);
+        worker.onmessage = (e) => { clearTimeout(timer); worker.terminate(); resolve(e.data || {}); };
+        worker.onerror = () => { clearTimeout(timer); resolve({}); };
+      } catch (e) { resolve({}); }
+    });
+    return {webdriver: navigator.webdriver === true, ua: navigator.userAgent, brands: brandsOf(navigator),
+            languages: Array.from(navigator.languages || []), worker_ua: inWorker.ua || "", worker_brands: inWorker.brands || []};
+  }
 
   /** Error toasts: X's codes, read in the context of the screen that was answered. */
   function loginErrorToast(res, screen) {

@@ -1,0 +1,73 @@
+"""optout's browser presents as the ordinary Chromium it is, and the replica, like X, refuses one that
+announces automation (with the very answer a wrong password gets).
+
+The refusal side is checked on the replica's own truth (the account's login history names the signals
+it saw); the honest side by what pages, workers and request headers really see in optout's browser."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import async_playwright
+
+from optout.browser import open_browser
+from optout.config import load_settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+WHAT_A_PAGE_SEES = """async () => {
+  const brands = (n) => ((n.userAgentData && n.userAgentData.brands) || []).map((b) => b.brand);
+  const src = "postMessage({ua: navigator.userAgent, brands: ((navigator.userAgentData && navigator.userAgentData.brands) || []).map((b) => b.brand), langs: Array.from(navigator.languages)})";
+  const worker = await new Promise((resolve) => {
+    const w = new Worker(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
+    w.onmessage = (e) => resolve(e.data);
+  });
+  return {webdriver: navigator.webdriver, ua: navigator.userAgent, brands: brands(navigator),
+          langs: Array.from(navigator.languages), worker};
+}"""
+
+
+async def _seen(context, url: str) -> tuple[dict, dict]:
+    page = await context.new_page()
+    async with page.expect_request(lambda r: r.url.rstrip("/") == url.rstrip("/")) as info:
+        await page.goto(url)
+    headers = await (await info.value).all_headers()
+    return await page.evaluate(WHAT_A_PAGE_SEES), headers
+
+
+async def test_optout_browser_announces_no_automation(replica):
+    settings = load_settings(base_url=replica.base_url, locale="de-DE")
+    async with open_browser(settings) as browser:
+        context = await browser.new_context()
+        seen, headers = await _seen(context, replica.base_url + "/")
+        await context.close()
+    assert seen["webdriver"] is False
+    for ua in (seen["ua"], seen["worker"]["ua"], headers["user-agent"]):
+        assert "Headless" not in ua and f"Chrome/{browser.version.split('.')[0]}." in ua
+    assert not [b for b in seen["brands"] + seen["worker"]["brands"] if "Headless" in b]
+    assert "Chromium" in seen["brands"]  # the page's client hints are intact, not blanked
+    assert "Headless" not in headers.get("sec-ch-ua", "") and "Chromium" in headers["sec-ch-ua"]
+    assert seen["langs"] == seen["worker"]["langs"] == ["de-DE"]
+    assert headers["accept-language"].split(",")[0] == "de-DE"
+
+
+async def test_replica_refuses_a_browser_that_announces_automation(replica):
+    """A plain Playwright Chromium (navigator.webdriver true, HeadlessChrome) typing the right password
+    gets X's wrong-password answer; the account's login history says why."""
+    replica.admin.reset()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = await browser.new_page()
+        await page.goto(replica.base_url + "/i/flow/login")
+        await page.locator('input[autocomplete="username"]').fill("alice")
+        await page.locator('input[autocomplete="username"]').press("Enter")
+        await page.locator('input[name="password"]').fill("pw-alice-7Gq2")
+        async with page.expect_response(lambda r: "enter_password" in (r.request.post_data or "")) as answer:
+            await page.locator('[data-testid="LoginForm_Login_Button"]').click()
+        body = await (await answer.value).json()
+        await browser.close()
+    assert body == {"errors": [{"code": 399, "message": "Wrong password!"}]}
+    record = replica.admin.get_account("alice")["logins"][-1]
+    assert record["outcome"] == "refused_automation"
+    assert "navigator.webdriver is true" in record["automation"]
+    assert any("Headless" in signal for signal in record["automation"])
+    assert replica.admin.get_account("alice")["live_sessions"] == 0

@@ -34,7 +34,8 @@ async def _seen(context, url: str) -> tuple[dict, dict]:
     return await page.evaluate(WHAT_A_PAGE_SEES), headers
 
 
-async def test_optout_browser_announces_no_automation(replica):
+async def test_optout_browser_announces_no_automation(replica, monkeypatch):
+    monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)  # optout's own launch, not the shared browser
     settings = load_settings(base_url=replica.base_url, locale="de-DE")
     async with open_browser(settings) as browser:
         context = await browser.new_context()

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_challenges: int = Field(default=3, ge=0)
     lock_timeout_s: float = 30.0
     keyring_service: str = APP_NAME
+    allow_insecure_keyring: bool = False  # let a non-OS keyring backend (a file, plaintext) hold secrets
     notify_urls: list[str] = Field(default_factory=list)
     # How to reach the user's crontab (`crontab -l`, `crontab -`); a list so a wrapper can be given.
     crontab_command: list[str] = Field(default_factory=lambda: ["crontab"])

@@ -82,6 +82,12 @@ class UiChanged(AccountFailure):
     outcome = "ui_changed"
 
 
+class WrongSite(AccountFailure):
+    """A secret was about to go to a host other than the site it is stored for; nothing was typed."""
+
+    outcome = "error"
+
+
 class LockBusy(OptoutError):
     """Another optout run holds the lock."""
 

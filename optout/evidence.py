@@ -18,11 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, computed_field
 
 from optout.errors import BadInput
 from optout.files import make_private_dir, write_private
 from optout.models import AccountOutcome, Mode, SettingResult, utcnow
+from optout.site import is_x
 
 SCHEMA_VERSION = 1
 RECEIPT = "receipt.json"
@@ -68,6 +69,11 @@ class Receipt(BaseModel):
     images: dict[str, str] = Field(default_factory=dict)  # file name -> SHA-256
     previous_receipt: str | None = None  # "<run folder>/receipt.json", relative to the handle folder
     previous_receipt_sha256: str | None = None
+
+    @computed_field  # written into receipt.json: this run went to the replica, a demo or another host, not X
+    @property
+    def off_x(self) -> bool:
+        return not is_x(self.base_url)
 
 
 class PrunedReceipt(BaseModel):

@@ -30,6 +30,7 @@ from optout.config import DEFAULT_BASE_URL, Settings, default_config_file
 from optout.errors import BadInput, EnvironmentProblem
 from optout.files import make_private_dir
 from optout.models import utcnow
+from optout.site import is_x
 
 BACKENDS = ("systemd", "cron", "launchd", "schtasks")
 PRESETS = {"daily": "17 4 * * *", "weekly": "17 4 * * 1"}  # off the hour: X sees fewer bursts then
@@ -321,7 +322,14 @@ def choose_backend(settings: Settings, backend: str = "auto") -> str:
 
 
 def plan(settings: Settings, every: str = "daily", backend: str = "auto") -> Plan:
-    return _PLANNERS[choose_backend(settings, backend)](settings, parse_every(every))
+    the_plan = _PLANNERS[choose_backend(settings, backend)](settings, parse_every(every))
+    if not is_x(settings.base_url):
+        # The job names the site only; it holds no secret, and the secrets it can reach are those stored
+        # for that site (never X's).
+        the_plan.notes.insert(0, f"This job runs against {settings.base_url}, not X (x.com): it uses only the "
+                              "accounts stored for that site. Unset OPTOUT_BASE_URL (or base_url in config.toml) "
+                              "and install again to re-check your X accounts.")
+    return the_plan
 
 
 def _run(command: list[str], *, check: bool = True) -> subprocess.CompletedProcess:

@@ -31,6 +31,7 @@ from optout.credentials import Credentials, CredentialStore, SessionCookies, nor
 from optout.errors import AccountFailure, LoginFailed, NeedsHuman, RateLimited, UiChanged
 from optout.otp import ServiceTOTP
 from optout.prompts import Prompter
+from optout.site import ensure_field_on_site, ensure_on_site
 from optout.x import screens as S
 from optout.x.pacing import pause, type_into
 from optout.x.screens import LoginScreen
@@ -253,6 +254,7 @@ async def _submit(a: Attempt, field, buttons: str) -> None:
 async def _answer_text(a: Attempt, selector: str, buttons: str, text: str) -> None:
     await pause(a.settings)
     field = await _field(a, selector)
+    await ensure_field_on_site(field, a.creds.site if a.creds else a.settings.base_url, "an answer")
     await type_into(field, text, a.settings)
     await pause(a.settings)
     await _submit(a, field, buttons)
@@ -264,6 +266,7 @@ async def _type_code(a: Attempt, code: str) -> None:
     if len(indexes) >= len(code):
         await pause(a.settings)
         boxes = a.page.locator(S.CODE_BOXES)
+        await ensure_field_on_site(boxes.nth(indexes[0]), a.creds.site if a.creds else a.settings.base_url, "the code")
         for index, digit in zip(indexes, code):
             await type_into(boxes.nth(index), digit, a.settings)
         return
@@ -304,6 +307,7 @@ async def on_password(a: Attempt, seen: Seen) -> None:
                           hint=f"Store the right one with `optout accounts add {a.handle}`.", url=seen.url)
     await pause(a.settings)
     field = await _field(a, S.PASSWORD_INPUT)
+    await ensure_field_on_site(field, a.creds.site, "the password")
     await type_into(field, a.creds.password.get_secret_value(), a.settings)
     await pause(a.settings)
     a.password_sent = True
@@ -476,6 +480,7 @@ async def _reuse_session(a: Attempt, store: CredentialStore) -> bool:
     stored = store.load_session(a.handle)
     if stored is None:
         return False
+    ensure_on_site(a.settings.base_url, stored.site, "the session cookies")
     await a.context.add_cookies(session_cookie_params(stored, a.settings))
     if not await session_alive(a):
         await a.context.clear_cookies()

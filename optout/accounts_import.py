@@ -48,12 +48,11 @@ def import_credentials(store: CredentialStore, source: str, *, stdin: TextIO) ->
     text = _read(source, stdin)
     rows = _parse(text, source)
     store.check()
-    for row in rows:
-        store.save(Credentials(
-            handle=row.handle,
-            password=SecretStr(row.password),
-            totp_secret=SecretStr(row.totp) if row.totp else None,
-        ))
+    store.save_all(Credentials(
+        handle=row.handle,
+        password=SecretStr(row.password),
+        totp_secret=SecretStr(row.totp) if row.totp else None,
+    ) for row in rows)
     return ImportReport(source=source, imported=[r.handle for r in rows],
                         with_totp=[r.handle for r in rows if r.totp])
 

@@ -98,3 +98,22 @@ def test_a_lost_index_heals_from_the_keyring(store):
     assert later.missing_passwords(["alice", "bob"]) == ["bob"]  # looked up, found, indexed again
     assert later.handles() == ["alice"] and later.has("alice")
     later.remove("alice")
+
+
+def test_cli_refuses_an_untrusted_backend_and_doctor_says_so(optout_env):
+    """A backend that is not an OS secret store (picked by PYTHON_KEYRING_BACKEND, as keyrings.alt's
+    PlaintextKeyring could be) is refused with exit 5 and what to do; the opt-in lets it through and
+    doctor names it as not trusted."""
+    untrusted = {"PYTHON_KEYRING_BACKEND": "tests.limited_keyring.LimitedKeyring"}
+    refused = optout_env.run("accounts", "add", "alice", "--password-stdin", input="pw-alice-123\n", extra_env=untrusted)
+    assert refused.returncode == 5 and "Traceback" not in refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "tests.limited_keyring.LimitedKeyring" in said and "OPTOUT_ALLOW_INSECURE_KEYRING=1" in said
+    doctor = json.loads(optout_env.run("doctor", "--json", extra_env=untrusted).stdout)
+    assert next(c for c in doctor["checks"] if c["name"] == "keyring")["ok"] is False
+    opted_in = {**untrusted, "OPTOUT_ALLOW_INSECURE_KEYRING": "1"}
+    assert optout_env.run("accounts", "add", "alice", "--password-stdin", input="pw-alice-123\n",
+                          extra_env=opted_in).returncode == 0
+    doctor = json.loads(optout_env.run("doctor", "--json", extra_env=opted_in).stdout)
+    check = next(c for c in doctor["checks"] if c["name"] == "keyring")
+    assert check["ok"] is True and "NOT trusted" in check["detail"] and "LimitedKeyring" in check["detail"]

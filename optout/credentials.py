@@ -121,6 +121,7 @@ class AccountInfo(BaseModel):
     session: bool
     session_expires: datetime | None = None
     session_saved: datetime | None = None
+    site: str | None = None  # where these secrets may be sent: https://x.com, or the replica's address
 
 
 def _when(epoch: float | None) -> datetime | None:
@@ -375,6 +376,7 @@ class CredentialStore:
             session=session is not None and not session.expired,
             session_expires=_when(session.expires) if session else None,
             session_saved=_when(session.saved_at) if session else None,
+            site=self.site,
         )
 
     # ---- sessions ----

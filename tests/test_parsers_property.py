@@ -10,7 +10,7 @@ import io
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from optout.accounts import _cookie_value, read_line
@@ -69,19 +69,14 @@ HANDLES = st.text(string.ascii_lowercase + string.digits + "_", min_size=1, max_
 @given(rows=st.lists(st.tuples(HANDLES, PASSWORDS), min_size=1, max_size=8, unique_by=lambda r: r[0]),
        header=st.booleans())
 def test_credentials_csv_round_trips_every_password(rows, header):
+    # A first row naming both columns is a header by the format's own rule; with no header, skip those.
+    assume(header or not {"handle", "password"} <= {c.strip().lower() for c in rows[0]})
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     if header:
         writer.writerow(["handle", "password"])
     writer.writerows(rows)
-    try:
-        parsed = _parse(out.getvalue(), "-")
-    except BadInput as exc:
-        # Only a row whose cells are all blank, or one starting with '#', may be unusable.
-        assert exc.exit_code == ExitCode.BAD_INPUT
-        assert any(not p.strip() for _, p in rows) or any(p.lstrip().startswith("#") for _, p in rows) or \
-            any(h in ("handle",) for h, _ in rows)
-        return
+    parsed = _parse(out.getvalue(), "-")
     assert [(r.handle, r.password) for r in parsed] == rows
 
 
@@ -111,7 +106,7 @@ def test_stdin_line_any_bytes(data):
     except BadInput as exc:
         assert "UTF-8" in exc.message
         return
-    assert (value + "\n").encode() == data.split(b"\n")[0] + b"\n" or data.split(b"\n")[0].endswith(b"\r")
+    assert value.encode() == data.split(b"\n")[0].removesuffix(b"\r")
 
 
 @FAST

@@ -212,6 +212,8 @@ def _load_toml(text: str, path: Path) -> tuple[RawItems, list[str]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # its message has a line and column, never the line's text
         return [], [f"{path}: not valid TOML: {exc}"]
+    except RecursionError:  # tomllib recurses once per nested array or table
+        return [], [f"{path}: not valid TOML: nested too deeply"]
     problems = [f"{path}: unknown top-level key {k!r} (expected [[account]] tables)" for k in data if k != "account"]
     accounts = data.get("account", [])
     if not isinstance(accounts, list):

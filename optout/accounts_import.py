@@ -68,7 +68,10 @@ def _read(source: str, stdin: TextIO) -> str:
                            hint="Send the CSV encoded as UTF-8.") from None
     try:
         return Path(source).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source} is not UTF-8 text (byte {exc.start + 1}); nothing was imported.",
+                       hint="Save the CSV as UTF-8.") from None
+    except OSError as exc:
         raise BadInput(f"Cannot read {source}: {exc.__class__.__name__}.",
                        hint="Give a UTF-8 CSV file of handle,password[,totp], or - for stdin.") from None
 

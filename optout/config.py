@@ -132,3 +132,6 @@ def load_settings(**overrides) -> Settings:
         raise BadInput(f"The configuration is not valid: {str(exc).splitlines()[0][:200]}.", hint=hint) from None
     except OSError as exc:
         raise BadInput(f"Cannot read {default_config_file()}: {type(exc).__name__}.", hint=hint) from None
+    except RecursionError:  # tomllib and json recurse once per nested array
+        raise BadInput("The configuration is nested too deeply (in config.toml or an OPTOUT_* JSON list).",
+                       hint=hint) from None

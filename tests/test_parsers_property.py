@@ -56,9 +56,15 @@ def test_accounts_file_format_shaped_text(tmp_path, data):
 
 
 @FAST
-@given(depth=st.integers(min_value=1, max_value=3000), opener=st.sampled_from(["[", "{a: ", "- "]))
+@given(depth=st.integers(min_value=1, max_value=60_000), opener=st.sampled_from(["[", "{a: ", "- "]))
 def test_accounts_yaml_any_nesting(tmp_path, depth, opener):
     _assert_loads_or_bad_input(tmp_path, ".yaml", ("- handle: " + opener * depth + "x\n").encode())
+
+
+@FAST
+@given(depth=st.integers(min_value=1, max_value=60_000), opener=st.sampled_from(["[", "{a = "]))
+def test_accounts_toml_any_nesting(tmp_path, depth, opener):
+    _assert_loads_or_bad_input(tmp_path, ".toml", ('[[account]]\nhandle = "a"\ntags = ' + opener * depth).encode())
 
 
 PASSWORDS = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=30)
@@ -126,7 +132,7 @@ ENV_FIELDS = ["OPTOUT_TIMEOUT_MS", "OPTOUT_LOCK_TIMEOUT_S", "OPTOUT_CONCURRENCY"
               "OPTOUT_BASE_URL", "OPTOUT_NOTIFY_URLS", "OPTOUT_HEADLESS", "OPTOUT_PRUNE_AFTER_DAYS",
               "OPTOUT_KEYRING_SERVICE", "OPTOUT_VIEWPORT_WIDTH", "OPTOUT_CRONTAB_COMMAND"]
 ENV_VALUES = st.one_of(st.sampled_from(["0", "-1", "-0.5", "nan", "inf", "1e999", "[]", "[1", '["a"]', "", "true",
-                                        "http://", "https://x.com", "99999999999999999999"]),
+                                        "http://", "https://x.com", "99999999999999999999", "[" * 50_000]),
                        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20))
 
 
@@ -150,7 +156,8 @@ def test_environment_variables(tmp_path, env):
                  st.lists(st.sampled_from(["timeout_ms = ", "lock_timeout_s = ", "-5", "0", "1.5", "\n", '"x"',
                                            "[", "]", "notify_urls = ", '["ntfy://a/b"]', "base_url = ",
                                            '"http://127.0.0.1:1"', "bogus = 1", "[table]", "\xe9"]),
-                          max_size=20).map(lambda bits: "".join(bits).encode("utf-8"))))
+                          max_size=20).map(lambda bits: "".join(bits).encode("utf-8")),
+                 st.integers(1, 60_000).map(lambda depth: ("notify_urls = " + "[" * depth).encode())))
 def test_config_toml(tmp_path, data):
     path = tmp_path / "config.toml"
     path.write_bytes(data)
@@ -181,3 +188,16 @@ def test_bad_configuration_is_exit_2_from_the_cli(optout_env, config, env, said)
     result = optout_env.run("doctor", "--browser-only", extra_env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert said in result.stderr and "secret-topic-123" not in result.stderr
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_credentials_file_any_bytes(tmp_path, data):
+    from optout.accounts_import import _read
+
+    path = tmp_path / "creds.csv"
+    path.write_bytes(data)
+    try:
+        _parse(_read(str(path), io.StringIO()), str(path))
+    except BadInput as exc:
+        assert exc.exit_code == ExitCode.BAD_INPUT

@@ -142,6 +142,11 @@ def _legacy_name(handle: str, kind: str) -> str:
     return handle if kind == "password" else f"{handle}:{kind}"
 
 
+def _index_busy() -> LockBusy:
+    return LockBusy("Another optout process is updating the list of stored accounts.",
+                    hint="Wait for it to finish, then run again.")
+
+
 def store_site(settings: Settings) -> str:
     """The site of settings.base_url, or BadInput when it has none (a typo such as `https://`)."""
     try:
@@ -233,12 +238,11 @@ class CredentialStore:
             return
         try:
             with self.index.locked():
-                self.index._cache = None  # another process may have migrated meanwhile
+                self.index.refresh()  # another process may have migrated meanwhile
                 if not self.index.migrated:
                     self._migrate_legacy()
         except Timeout:
-            raise LockBusy("Another optout process is updating the list of stored accounts.",
-                           hint="Wait for it to finish, then run again.") from None
+            raise _index_busy() from None
         self._migrated = True
 
     def _migrate_legacy(self) -> None:
@@ -267,8 +271,7 @@ class CredentialStore:
         try:
             self.index.update(self.site, **kw)
         except Timeout:
-            raise LockBusy("Another optout process is updating the list of stored accounts.",
-                           hint="Wait for it to finish, then run again.") from None
+            raise _index_busy() from None
 
     def handles(self) -> list[str]:
         """Every handle with anything stored for this site (from the state dir: no keyring round trip)."""

@@ -71,6 +71,10 @@ class HandleIndex:
         entry = self._document()["services"].get(self.service)
         return entry if isinstance(entry, dict) else {}
 
+    def refresh(self) -> None:
+        """Forget the cached file: the next read sees what another process wrote meanwhile."""
+        self._cache = None
+
     @property
     def migrated(self) -> bool:
         """Whether the entries of optout versions before the index (no site, `__handles__`) were moved."""
@@ -102,7 +106,7 @@ class HandleIndex:
         """Replace the kinds of each handle in `changes` (None or empty: forget it), merge `add`, under
         the lock, and write the file atomically. The caller may already hold the lock (it is reentrant)."""
         with self.locked():
-            self._cache = None  # re-read: another process may have written since
+            self.refresh()  # re-read: another process may have written since
             document = self._document()
             service = document["services"].setdefault(self.service, {})
             handles = service.setdefault("sites", {}).setdefault(site, {})

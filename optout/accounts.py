@@ -18,21 +18,46 @@ from optout.prompts import Prompter
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9%_\-]{16,}$")
 
 
+def refuse_terminal(stdin: TextIO, option: str) -> None:
+    """A stdin option reads a pipe; on a terminal the secret would be echoed as it is typed."""
+    try:
+        tty = stdin.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        raise BadInput(f"{option} reads a pipe, but stdin is a terminal, where what you type is shown.",
+                       hint=f"Leave out {option} to be asked with a hidden prompt, or pipe the value in "
+                       "(e.g. from your password manager's command line).")
+
+
+def read_line(stdin: TextIO) -> str:
+    """One line of stdin, read as UTF-8 whatever the locale says, with only its line ending removed
+    (a password may begin or end with spaces, or hold any character)."""
+    raw = stdin.buffer.readline() if hasattr(stdin, "buffer") else stdin.readline()
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput("stdin is not UTF-8 text; nothing was stored.",
+                           hint="Send the value encoded as UTF-8.") from None
+    return raw.removesuffix("\n").removesuffix("\r")
+
+
 def _line(stdin: TextIO, what: str) -> str:
-    value = stdin.readline().rstrip("\r\n")
+    value = read_line(stdin)
     if not value:
         raise BadInput(f"Expected the {what} on stdin, one per line, but the line was empty.")
     return value
 
 
 def _ask_password(handle: str, prompter: Prompter) -> str:
-    first = prompter.ask(f"X password for @{handle}")
+    first = prompter.ask(f"X password for @{handle}", strip=False)
     if first is None:
         raise BadInput(
             "No terminal to ask for the password.",
             hint=f"Pipe it instead: `optout accounts add {handle} --password-stdin` reads the first line of stdin.",
         )
-    again = prompter.ask("The same password again")
+    again = prompter.ask("The same password again", strip=False)
     if again != first:
         raise BadInput("The two passwords differ; nothing was stored.", hint="Run the command again.")
     return first
@@ -59,6 +84,8 @@ def add_account(
 ) -> AccountInfo:
     """Store an account; piped mode reads the password (line 1) and TOTP secret (next line) from stdin."""
     key = normalize_handle(handle)
+    if password_stdin or totp_secret_stdin:
+        refuse_terminal(stdin, "--password-stdin" if password_stdin else "--totp-secret-stdin")
     store.check()  # fail before asking for a password we could not keep
     password = _line(stdin, "password") if password_stdin else _ask_password(key, prompter)
     if totp_secret_stdin:
@@ -123,6 +150,8 @@ def import_session(store: CredentialStore, handle: str, *, prompter: Prompter, s
                    from_stdin: bool = False) -> AccountInfo:
     """Store auth_token and ct0 copied from the person's own logged-in browser."""
     key = normalize_handle(handle)
+    if from_stdin:
+        refuse_terminal(stdin, "--stdin")
     store.check()
     if from_stdin:
         auth_token, ct0 = _line(stdin, "auth_token"), _line(stdin, "ct0")

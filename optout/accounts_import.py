@@ -16,7 +16,7 @@ from typing import TextIO
 
 from pydantic import BaseModel, SecretStr
 
-from optout.accounts import normalize_totp_secret
+from optout.accounts import normalize_totp_secret, refuse_terminal
 from optout.credentials import Credentials, CredentialStore, normalize_handle
 from optout.errors import BadInput, OptoutError
 
@@ -48,35 +48,44 @@ def import_credentials(store: CredentialStore, source: str, *, stdin: TextIO) ->
     text = _read(source, stdin)
     rows = _parse(text, source)
     store.check()
-    for row in rows:
-        store.save(Credentials(
-            handle=row.handle,
-            password=SecretStr(row.password),
-            totp_secret=SecretStr(row.totp) if row.totp else None,
-        ))
+    store.save_all(Credentials(
+        handle=row.handle,
+        password=SecretStr(row.password),
+        totp_secret=SecretStr(row.totp) if row.totp else None,
+    ) for row in rows)
     return ImportReport(source=source, imported=[r.handle for r in rows],
                         with_totp=[r.handle for r in rows if r.totp])
 
 
 def _read(source: str, stdin: TextIO) -> str:
     if source == "-":
-        return stdin.read()
+        refuse_terminal(stdin, "`optout accounts import -`")
+        raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
+        try:
+            return raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            raise BadInput("stdin is not UTF-8 text; nothing was imported.",
+                           hint="Send the CSV encoded as UTF-8.") from None
     try:
         return Path(source).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source} is not UTF-8 text (byte {exc.start + 1}); nothing was imported.",
+                       hint="Save the CSV as UTF-8.") from None
+    except OSError as exc:
         raise BadInput(f"Cannot read {source}: {exc.__class__.__name__}.",
                        hint="Give a UTF-8 CSV file of handle,password[,totp], or - for stdin.") from None
 
 
 def _parse(text: str, source: str) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        raw = [(reader.line_num, [c.strip() for c in row]) for row in reader]
+        # Cells as written: a password keeps its spaces (handles and TOTP secrets are trimmed in _row).
+        raw = [(reader.line_num, row) for row in reader]
     except csv.Error:
         raise BadInput(f"{source} line {reader.line_num}: not valid CSV.", hint=_HINT) from None
-    raw = [(n, row) for n, row in raw if any(row) and not row[0].startswith("#")]
+    raw = [(n, row) for n, row in raw if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
     problems: list[str] = []
-    if raw and {"handle", "password"} <= {c.lower() for c in raw[0][1]}:
+    if raw and {"handle", "password"} <= {c.strip().lower() for c in raw[0][1]}:
         raw = _by_header(source, raw, problems)
     rows: list[_Row] = []
     seen: dict[str, int] = {}
@@ -100,7 +109,7 @@ def _parse(text: str, source: str) -> list[_Row]:
 def _by_header(source: str, raw: list[tuple[int, list[str]]], problems: list[str]) -> list[tuple[int, list[str]]]:
     """A header row may put the columns in any order: reorder every row to handle,password[,totp]."""
     line, header = raw[0]
-    names = [c.lower() for c in header]
+    names = [c.strip().lower() for c in header]
     unknown = [n for n, c in enumerate(names, start=1) if c not in HEADER]
     if unknown or len(set(names)) != len(names):
         problems.append(f"{source} row {line} (header): columns must be handle, password and optionally totp, once each")
@@ -114,6 +123,8 @@ def _row(source: str, line: int, cells: list[str], problems: list[str]) -> _Row 
     if len(cells) not in (2, 3):
         problems.append(f"{where}: expected 2 or 3 cells (handle,password[,totp]), found {len(cells)}")
         return None
+    if len(cells) == 3 and not cells[2].strip():
+        cells = cells[:2]  # an empty totp cell
     try:
         handle = normalize_handle(cells[0])
     except OptoutError:
@@ -122,7 +133,7 @@ def _row(source: str, line: int, cells: list[str], problems: list[str]) -> _Row 
     if not cells[1]:
         problems.append(f"{where} (@{handle}): the password is empty")
         return None
-    totp = cells[2] if len(cells) == 3 and cells[2] else None
+    totp = cells[2].strip() if len(cells) == 3 else None
     if totp:
         try:
             totp = normalize_totp_secret(totp)

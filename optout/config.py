@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 import platformdirs
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,14 +41,14 @@ class Settings(BaseSettings):
     proxy: str | None = None  # every account's traffic through it, unless the accounts file names another
     headless: bool = True
     locale: str = "en-US"
-    viewport_width: int = 1280
-    viewport_height: int = 900
-    timeout_ms: int = 20_000  # one screen or one control
-    navigation_timeout_ms: int = 45_000
-    typing_delay_ms: int = 90  # humane pacing per key; 0 turns it off
-    pause_min_ms: int = 400  # pause between human-like steps
-    pause_max_ms: int = 1_400
-    rate_limit_max_wait_s: int = 900
+    viewport_width: int = Field(default=1280, gt=0, le=10_000)
+    viewport_height: int = Field(default=900, gt=0, le=10_000)
+    timeout_ms: int = Field(default=20_000, gt=0)  # one screen or one control
+    navigation_timeout_ms: int = Field(default=45_000, gt=0)
+    typing_delay_ms: int = Field(default=90, ge=0)  # humane pacing per key; 0 turns it off
+    pause_min_ms: int = Field(default=400, ge=0)  # pause between human-like steps
+    pause_max_ms: int = Field(default=1_400, ge=0)
+    rate_limit_max_wait_s: int = Field(default=900, ge=0)
     # After X rate-limits an account, the pool starts accounts at least this many seconds apart.
     rate_limit_slow_pace_s: float = Field(default=5.0, ge=0)
     # Before the reload that verifies a switch-off: X's backend settles, so a quiet revert shows.
@@ -58,11 +58,12 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=2, ge=1)
     pace_s: float = Field(default=0.0, ge=0)
     max_challenges: int = Field(default=3, ge=0)
-    lock_timeout_s: float = 30.0
-    keyring_service: str = APP_NAME
+    lock_timeout_s: float = Field(default=30.0, ge=0)
+    keyring_service: str = Field(default=APP_NAME, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    allow_insecure_keyring: bool = False  # let a non-OS keyring backend (a file, plaintext) hold secrets
     notify_urls: list[str] = Field(default_factory=list)
     # How to reach the user's crontab (`crontab -l`, `crontab -`); a list so a wrapper can be given.
-    crontab_command: list[str] = Field(default_factory=lambda: ["crontab"])
+    crontab_command: list[str] = Field(default_factory=lambda: ["crontab"], min_length=1)
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     state_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME)))
     config_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_config_dir(APP_NAME)))
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
         return v
+
+    @model_validator(mode="after")
+    def _pauses_in_order(self) -> Settings:
+        if self.pause_min_ms > self.pause_max_ms:
+            raise ValueError("pause_min_ms must not be larger than pause_max_ms")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -110,15 +117,27 @@ class Settings(BaseSettings):
 def load_settings(**overrides) -> Settings:
     """Build the settings once per process; None-valued overrides mean 'not given on the command line'."""
     given = {k: v for k, v in overrides.items() if v is not None}
+    import tomllib
+
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from optout.errors import BadInput
 
+    hint = f"Check OPTOUT_* environment variables and {default_config_file()}."
     try:
         return Settings(**given)
-    except ValidationError as exc:
+    except ValidationError as exc:  # messages name the setting and the rule, never the value
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise BadInput(
-            f"The configuration is not valid ({problems}).",
-            hint=f"Check OPTOUT_* environment variables and {default_config_file()}.",
-        ) from None
+        raise BadInput(f"The configuration is not valid ({problems}).", hint=hint) from None
+    except tomllib.TOMLDecodeError as exc:  # a line and column, never the line's text
+        raise BadInput(f"{default_config_file()} is not valid TOML: {exc}.", hint=hint) from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{default_config_file()} is not UTF-8 text (byte {exc.start + 1}).", hint=hint) from None
+    except SettingsError as exc:  # e.g. an OPTOUT_* list that is not JSON; the text names the field only
+        raise BadInput(f"The configuration is not valid: {str(exc).splitlines()[0][:200]}.", hint=hint) from None
+    except OSError as exc:
+        raise BadInput(f"Cannot read {default_config_file()}: {type(exc).__name__}.", hint=hint) from None
+    except RecursionError:  # tomllib and json recurse once per nested array
+        raise BadInput("The configuration is nested too deeply (in config.toml or an OPTOUT_* JSON list).",
+                       hint=hint) from None

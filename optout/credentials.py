@@ -1,17 +1,21 @@
-"""The OS keyring: each account's password, TOTP secret, recovery identifiers and session cookies.
+"""The OS keyring: each account's password, TOTP secret, recovery identifiers and session cookies, per site.
 
 This is the only module that imports `keyring`. Secrets travel as pydantic `SecretStr`, so a stray
-`repr()`, log line or exception shows `**********` instead of the value. Keyring backends cannot list
-their entries, so a small non-secret index entry remembers which handles exist.
+`repr()`, log line or exception shows `**********` instead of the value.
 
-Entries, all under the service name `settings.keyring_service`:
-    <handle>            the password (so a person browsing their keychain sees "optout / alice")
-    <handle>:totp       the TOTP secret (base32)
-    <handle>:ids        JSON {"username", "phone", "email"}: answers for X's unusual-activity screen
-    <handle>:session    JSON {"auth_token", "ct0", "twid", "expires", "saved_at"}: a few hundred bytes,
-                        well under the ~2.5 KB some keyrings allow per entry
-    __handles__         JSON list of handles (the index; holds no secret)
-    ::receipt-signing-key  the Ed25519 key that signs receipts (PEM, PKCS8), made on first use
+Every secret is stored for one site (optout.site: `https://x.com`, or the replica's address), and a
+store only ever reads the entries of the site of its base URL, so a leftover demo URL or a shared
+config.toml never receives X's secrets; the login checks the live page too. Entries, all under the
+service name `settings.keyring_service`:
+    <handle>@<site>           the password (a person browsing their keychain sees "optout / alice@x.com")
+    <handle>@<site>:totp      the TOTP secret (base32)
+    <handle>@<site>:ids       JSON {"username", "phone", "email"}: answers for X's unusual-activity screen
+    <handle>@<site>:session   JSON {"auth_token", "ct0", "twid", "expires", "saved_at"}: a few hundred bytes
+where <site> is `x.com` for X and the full `scheme://host[:port]` otherwise. Each entry stays small (well
+under Windows' 2,560 bytes). optout's own entries have no '@', so no handle can collide with them.
+Which handles exist is not secret and lives in the state dir (keyring_index). Entries of versions
+before sites (`<handle>`, `<handle>:totp`..., indexed by `__handles__`) are moved to X's site on first use.
+The receipt-signing key (signing.py) is one more entry, `::receipt-signing-key` (PEM, PKCS8), made on first use.
 """
 
 from __future__ import annotations
@@ -27,16 +31,18 @@ from typing import TypeVar
 import keyring
 import keyring.backend
 import keyring.errors
-from filelock import FileLock
-from pydantic import BaseModel, SecretStr
+from filelock import Timeout
+from pydantic import BaseModel, Field, SecretStr
 
+from optout import keyring_trust
 from optout.config import Settings
-from optout.errors import BadInput, KeyringUnavailable, UnknownAccount
-from optout.files import make_private_dir
+from optout.errors import BadInput, KeyringUnavailable, LockBusy, UnknownAccount
+from optout.keyring_index import HandleIndex
+from optout.site import X_SITE, site_of
 
-INDEX_ENTRY = "__handles__"
-PROBE_ENTRY = "__optout_probe__"
-SIGNING_KEY_ENTRY = "::receipt-signing-key"  # ':' is never in a handle, so no account can collide
+LEGACY_INDEX_ENTRY = "__handles__"  # the keyring index of versions before sites; moved out on first use
+PROBE_ENTRY = "optout:probe"  # no '@': never the entry of a handle
+SIGNING_KEY_ENTRY = "::receipt-signing-key"  # no '@': no account can collide
 SESSION_COOKIES = ("auth_token", "ct0", "twid")
 REQUIRED_COOKIES = ("auth_token", "ct0")
 _HANDLE_RE = re.compile(r"^[a-z0-9_]{1,50}$")
@@ -73,6 +79,7 @@ class Credentials(BaseModel):
     username: str | None = None
     phone: str | None = None
     email: str | None = None
+    site: str | None = None  # the site the secrets are stored for; set by CredentialStore.get
 
     @property
     def recovery_answers(self) -> list[str]:
@@ -88,6 +95,7 @@ class SessionCookies(BaseModel):
     twid: str | None = None  # absent for a pasted session (auth_token and ct0 are enough)
     expires: float | None = None  # epoch seconds; None = browser-session cookies
     saved_at: float | None = None
+    site: str | None = Field(default=None, exclude=True)  # where stored; set by CredentialStore.load_session
 
     @property
     def expired(self) -> bool:
@@ -115,6 +123,7 @@ class AccountInfo(BaseModel):
     session: bool
     session_expires: datetime | None = None
     session_saved: datetime | None = None
+    site: str | None = None  # where these secrets may be sent: https://x.com, or the replica's address
 
 
 def _when(epoch: float | None) -> datetime | None:
@@ -122,8 +131,31 @@ def _when(epoch: float | None) -> datetime | None:
 
 
 def backend_name(backend: keyring.backend.KeyringBackend | None = None) -> str:
-    backend = backend or keyring.get_keyring()
-    return f"{type(backend).__module__}.{type(backend).__name__}"
+    return keyring_trust.backend_name(backend or keyring.get_keyring())
+
+
+def entry_name(handle: str, site: str, kind: str = "password") -> str:
+    """The keyring entry of one secret: `alice@x.com`, `alice@x.com:totp`, `bob@http://127.0.0.1:8765:session`."""
+    where = site.removeprefix("https://")
+    return f"{handle}@{where}" + ("" if kind == "password" else f":{kind}")
+
+
+def _legacy_name(handle: str, kind: str) -> str:
+    return handle if kind == "password" else f"{handle}:{kind}"
+
+
+def _index_busy() -> LockBusy:
+    return LockBusy("Another optout process is updating the list of stored accounts.",
+                    hint="Wait for it to finish, then run again.")
+
+
+def store_site(settings: Settings) -> str:
+    """The site of settings.base_url, or BadInput when it has none (a typo such as `https://`)."""
+    try:
+        return site_of(settings.base_url)
+    except ValueError:
+        raise BadInput(f"base_url {settings.base_url[:200]!r} names no host.",
+                       hint="Leave it unset for X (https://x.com), or give a full address.") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -143,12 +175,14 @@ def _failing_backend(exc: BaseException) -> str:
 
 
 class CredentialStore:
-    """The account's secrets in the OS keyring; every keyring failure becomes KeyringUnavailable."""
+    """The account's secrets in the OS keyring, for one site; every keyring failure becomes KeyringUnavailable."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, site: str | None = None) -> None:
         self.settings = settings
         self.service = settings.keyring_service
-        self._lock_path = settings.state_dir / "credentials-index.lock"
+        self.site = site_of(site) if site else store_site(settings)
+        self.index = HandleIndex(settings.state_dir, self.service, lock_timeout_s=settings.lock_timeout_s)
+        self._migrated = False
 
     # ---- keyring access: the one place exceptions are translated ----
 
@@ -161,6 +195,8 @@ class CredentialStore:
                                     f"{type(exc).__name__} {_first_line(exc)}") from None
         if not usable:
             raise self._unavailable(f"no usable keyring backend was found ({backend_name(backend)})")
+        if not self.settings.allow_insecure_keyring and not keyring_trust.is_trusted(backend):
+            raise self._unavailable(keyring_trust.refusal(backend))
         return backend
 
     def _call(self, what: str, fn: Callable[..., T], *args) -> T:
@@ -191,39 +227,93 @@ class CredentialStore:
         except keyring.errors.PasswordDeleteError:
             return False  # not there: nothing to delete
 
-    # ---- the index of handles ----
+    def _entry(self, key: str, kind: str = "password") -> str:
+        return entry_name(key, self.site, kind)
+
+    # ---- the index of handles (state dir), and the move from the keyring index ----
+
+    def _ready(self) -> None:
+        """On first use, move what versions before sites stored (no site, `__handles__` in the keyring)
+        to X's site; it was stored for X, whatever base_url is set today."""
+        if self._migrated or self.index.migrated:
+            self._migrated = True
+            return
+        try:
+            with self.index.locked():
+                self.index.refresh()  # another process may have migrated meanwhile
+                if not self.index.migrated:
+                    self._migrate_legacy()
+        except Timeout:
+            raise _index_busy() from None
+        self._migrated = True
+
+    def _migrate_legacy(self) -> None:
+        raw = self._get(LEGACY_INDEX_ENTRY)
+        try:
+            legacy = [h for h in json.loads(raw) if isinstance(h, str) and _HANDLE_RE.match(h)] if raw else []
+        except (ValueError, TypeError):
+            legacy = []
+        moved: dict[str, set[str]] = {}
+        for key in legacy:
+            for kind in ("password", "totp", "ids", "session"):
+                value = self._get(_legacy_name(key, kind))
+                if value is not None:
+                    self._set(entry_name(key, X_SITE, kind), value)
+                    moved.setdefault(key, set()).add(kind)
+        self.index.update(X_SITE, add=moved, migrated=True)
+        # Only once the new entries and the index are safe are the old ones removed (a crash before this
+        # point repeats the move, which is harmless).
+        for key in legacy:
+            for kind in ("password", "totp", "ids", "session"):
+                self._delete(_legacy_name(key, kind))
+        if raw is not None:
+            self._delete(LEGACY_INDEX_ENTRY)
+
+    def _index_update(self, **kw) -> None:
+        try:
+            self.index.update(self.site, **kw)
+        except Timeout:
+            raise _index_busy() from None
 
     def handles(self) -> list[str]:
-        raw = self._get(INDEX_ENTRY)
-        try:
-            return sorted(set(json.loads(raw))) if raw else []
-        except (ValueError, TypeError):
-            return []
-
-    def _update_index(self, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
-        make_private_dir(self._lock_path.parent)
-        with FileLock(str(self._lock_path), timeout=self.settings.lock_timeout_s):
-            current = (set(self.handles()) | set(add)) - set(remove)
-            if current:
-                self._set(INDEX_ENTRY, json.dumps(sorted(current)))
-            else:
-                self._delete(INDEX_ENTRY)
+        """Every handle with anything stored for this site (from the state dir: no keyring round trip)."""
+        self._ready()
+        return self.index.handles(self.site)
 
     # ---- credentials ----
 
     def has(self, handle: str) -> bool:
-        return self._get(normalize_handle(handle)) is not None
+        """Whether a password is stored. The index answers without a keyring round trip; a handle it
+        does not know (a new state dir, an index lost) is looked up in the keyring and indexed again."""
+        key = normalize_handle(handle)
+        self._ready()
+        if "password" in self.index.kinds(self.site, key):
+            return True
+        if self._get(self._entry(key)) is None:
+            return False
+        self._index_update(add={key: {"password"}})
+        return True
+
+    def missing_passwords(self, handles: Iterable[str]) -> list[str]:
+        """The handles with no password stored, for a batch's pre-flight: one read of the index, and a
+        keyring look-up only for a handle the index does not list."""
+        self._ready()
+        keys = [normalize_handle(h) for h in handles]
+        known = {h for h, kinds in (self.index.sites().get(self.site) or {}).items() if "password" in kinds}
+        return [k for k in keys if k not in known and not self.has(k)]
 
     def get(self, handle: str) -> Credentials:
         key = normalize_handle(handle)
-        password = self._get(key)
+        self._ready()
+        password = self._get(self._entry(key))
         if password is None:
             raise UnknownAccount(
-                f"No password is stored for @{key}.",
-                hint=f"Add it with `optout accounts add {key}`.",
+                f"No password is stored for @{key}" + ("" if self.site == X_SITE else f" on {self.site}") + ".",
+                hint=f"Add it with `optout accounts add {key}`"
+                + ("" if self.site == X_SITE else f" (with OPTOUT_BASE_URL={self.site})") + ".",
             )
-        totp = self._get(f"{key}:totp")
-        ids = self._load_json(f"{key}:ids")
+        totp = self._get(self._entry(key, "totp"))
+        ids = self._load_json(self._entry(key, "ids"))
         return Credentials(
             handle=key,
             password=SecretStr(password),
@@ -231,62 +321,95 @@ class CredentialStore:
             username=ids.get("username"),
             phone=ids.get("phone"),
             email=ids.get("email"),
+            site=self.site,
         )
 
-    def save(self, creds: Credentials) -> None:
-        """Store (or replace) the password; the TOTP secret and identifiers only when given."""
+    def _write(self, creds: Credentials) -> tuple[str, set[str]]:
         key = normalize_handle(creds.handle)
-        self._set(key, creds.password.get_secret_value())
+        self._set(self._entry(key), creds.password.get_secret_value())
+        kinds = {"password"}
         if creds.totp_secret is not None:
-            self._set(f"{key}:totp", creds.totp_secret.get_secret_value())
+            self._set(self._entry(key, "totp"), creds.totp_secret.get_secret_value())
+            kinds.add("totp")
         given = {k: v for k, v in (("username", creds.username), ("phone", creds.phone),
                                    ("email", creds.email)) if v}
         if given:
-            self._set(f"{key}:ids", json.dumps({**self._load_json(f"{key}:ids"), **given}))
-        self._update_index(add=[key])
+            self._set(self._entry(key, "ids"), json.dumps({**self._load_json(self._entry(key, "ids")), **given}))
+            kinds.add("ids")
+        return key, kinds
+
+    def save(self, creds: Credentials) -> None:
+        """Store (or replace) the password; the TOTP secret and identifiers only when given."""
+        self.save_all([creds])
+
+    def save_all(self, many: Iterable[Credentials]) -> list[str]:
+        """`save` for many accounts with one index write at the end (also when the keyring fails
+        half-way: what was stored is listed)."""
+        self._ready()
+        added: dict[str, set[str]] = {}
+        try:
+            for creds in many:
+                key, kinds = self._write(creds)
+                added[key] = kinds
+        finally:
+            if added:
+                self._index_update(add=added)
+        return list(added)
 
     def remove(self, handle: str) -> bool:
-        """Forget everything about the handle; False when nothing was stored."""
+        """Forget everything about the handle on this site; False when nothing was stored."""
         key = normalize_handle(handle)
-        indexed = key in self.handles()
-        found = [self._delete(entry) for entry in (key, f"{key}:totp", f"{key}:ids", f"{key}:session")]
+        self._ready()
+        indexed = key in self.index.handles(self.site)
+        found = [self._delete(self._entry(key, kind)) for kind in ("password", "totp", "ids", "session")]
         if indexed:
-            self._update_index(remove=[key])
+            self._index_update(changes={key: None})
         return indexed or any(found)
 
     def info(self, handle: str) -> AccountInfo:
         key = normalize_handle(handle)
-        ids = self._load_json(f"{key}:ids")
+        self._ready()
+        ids = self._load_json(self._entry(key, "ids"))
         session = self.load_session(key, include_expired=True)
         return AccountInfo(
             handle=key,
-            password=self._get(key) is not None,
-            totp=self._get(f"{key}:totp") is not None,
+            password=self._get(self._entry(key)) is not None,
+            totp=self._get(self._entry(key, "totp")) is not None,
             username=bool(ids.get("username")),
             phone=bool(ids.get("phone")),
             email=bool(ids.get("email")),
             session=session is not None and not session.expired,
             session_expires=_when(session.expires) if session else None,
             session_saved=_when(session.saved_at) if session else None,
+            site=self.site,
         )
 
     # ---- sessions ----
 
     def load_session(self, handle: str, *, include_expired: bool = False) -> SessionCookies | None:
-        data = self._load_json(f"{normalize_handle(handle)}:session")
+        self._ready()
+        data = self._load_json(self._entry(normalize_handle(handle), "session"))
         if not all(data.get(name) for name in REQUIRED_COOKIES):
             return None
-        session = SessionCookies(**{k: data.get(k) for k in SessionCookies.model_fields})
+        session = SessionCookies(**{k: data.get(k) for k in SessionCookies.model_fields if k != "site"},
+                                 site=self.site)
         return None if session.expired and not include_expired else session
 
     def save_session(self, handle: str, cookies: SessionCookies) -> None:
         key = normalize_handle(handle)
+        self._ready()
         stamped = cookies.model_copy(update={"saved_at": cookies.saved_at or time.time()})
-        self._set(f"{key}:session", stamped.dump())
-        self._update_index(add=[key])
+        self._set(self._entry(key, "session"), stamped.dump())
+        self._index_update(add={key: {"session"}})
 
     def forget_session(self, handle: str) -> bool:
-        return self._delete(f"{normalize_handle(handle)}:session")
+        key = normalize_handle(handle)
+        self._ready()
+        forgot = self._delete(self._entry(key, "session"))
+        kinds = self.index.kinds(self.site, key)
+        if "session" in kinds:
+            self._index_update(changes={key: kinds - {"session"}})
+        return forgot
 
     # ---- health ----
 

@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from optout import texts
+from optout import keyring_trust
 from optout.config import Settings
 from optout.credentials import CredentialStore
 from optout.errors import OptoutError
+from optout.site import X_SITE, site_of
 
 VERSION_TIMEOUT_S = 10
 REACH_TIMEOUT_S = 5
@@ -70,11 +72,32 @@ def check_browser(settings: Settings) -> Check:
 
 
 def check_keyring(settings: Settings) -> Check:
+    """The backend keyring chose, whether it is an OS secret store (trusted), and that it works."""
     try:
         backend = CredentialStore(settings).check()
     except OptoutError as exc:
         return Check(name="keyring", ok=False, detail=exc.message, fix=exc.hint)
-    return Check(name="keyring", ok=True, detail=f"{backend}: write, read and delete of a probe entry worked")
+    import keyring
+
+    trust = ("trusted (an operating-system secret store)" if keyring_trust.is_trusted(keyring.get_keyring())
+             else f"NOT trusted, used because {keyring_trust.OPT_IN}=1")
+    return Check(name="keyring", ok=True, detail=f"{backend}, {trust}: write, read and delete of a probe entry worked")
+
+
+def check_site(settings: Settings) -> Check:
+    """A run against anything but X (the replica, a leftover demo URL) is worth a warning: it uses only the
+    secrets stored for that site, and its receipts say it was not X."""
+    try:
+        site = site_of(settings.base_url)
+    except ValueError:
+        return Check(name="site", ok=False, detail=f"base_url {settings.base_url!r} names no host",
+                     fix="Leave base_url unset for X, or give a full address.")
+    if site == X_SITE:
+        return Check(name="site", ok=True, required=False, detail=f"{site} (X)")
+    return Check(name="site", ok=False, required=False,
+                 detail=f"runs go to {site}, which is not X (x.com); they use only the accounts stored for {site}, "
+                 "and their receipts and the report are marked 'not X'",
+                 fix="Unset OPTOUT_BASE_URL and base_url in config.toml unless you mean to use the replica or a demo.")
 
 
 def _writable(path: Path) -> bool:
@@ -165,5 +188,6 @@ def run_doctor(settings: Settings, *, browser_only: bool = False) -> DoctorRepor
     if browser_only:
         return DoctorReport(checks=[check_browser(settings)])
     return DoctorReport(checks=[check_browser(settings), check_keyring(settings), *check_dirs(settings),
-                                check_evidence_size(settings), check_strings(settings), check_base_url(settings),
+                                check_evidence_size(settings), check_strings(settings), check_site(settings),
+                                check_base_url(settings),
                                 *check_login_paths(settings)])

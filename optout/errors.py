@@ -114,6 +114,12 @@ class XKeepsFailing(AccountFailure):
     """X answered "Something went wrong" on every retry."""
 
 
+class WrongSite(AccountFailure):
+    """A secret was about to go to a host other than the site it is stored for; nothing was typed."""
+
+    outcome = "error"
+
+
 class LockBusy(OptoutError):
     """Another optout run holds the lock."""
 

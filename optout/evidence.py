@@ -33,12 +33,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from filelock import FileLock
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, computed_field, field_validator
 
 from optout import signing, timestamp
 from optout.errors import BadInput, DiskFull
 from optout.files import make_private_dir, write_private
 from optout.models import AccountOutcome, Mode, SettingResult, utcnow
+from optout.site import is_x
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,11 @@ class Receipt(BaseModel):
         if link is not None and not (link.endswith(f"/{RECEIPT}") and RUN_FOLDER_RE.match(link[: -len(RECEIPT) - 1])):
             raise ValueError("previous_receipt must name <run folder>/receipt.json of the same handle")
         return link
+
+    @computed_field  # written into receipt.json: this run went to the replica, a demo or another host, not X
+    @property
+    def off_x(self) -> bool:
+        return not is_x(self.base_url)
 
 
 class PrunedReceipt(BaseModel):

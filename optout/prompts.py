@@ -13,6 +13,13 @@ from rich.console import Console
 from rich.prompt import Confirm, Prompt
 
 
+class _ExactPrompt(Prompt):
+    """Rich's prompt strips the answer; a password is kept exactly as typed."""
+
+    def process_response(self, value: str) -> str:
+        return value
+
+
 class Prompter:
     """Asks the person at the terminal; `None` means nobody is there to answer."""
 
@@ -29,15 +36,16 @@ class Prompter:
         except (AttributeError, ValueError):  # stdin closed or replaced
             return False
 
-    def ask(self, question: str, secret: bool = True) -> str | None:
-        """One line of text (hidden when `secret`); None when no one is at the terminal or they gave up."""
+    def ask(self, question: str, secret: bool = True, *, strip: bool = True) -> str | None:
+        """One line of text (hidden when `secret`); None when no one is at the terminal or they gave up.
+        `strip=False` keeps the answer exactly as typed (a password may begin or end with a space)."""
         if not self.interactive:
             return None
         try:
-            answer = Prompt.ask(question, console=self.console, password=secret)
+            answer = (Prompt if strip else _ExactPrompt).ask(question, console=self.console, password=secret)
         except (EOFError, KeyboardInterrupt):
             return None
-        return answer.strip() or None
+        return (answer.strip() if strip else answer) or None
 
     def confirm(self, question: str, default: bool = False) -> bool | None:
         if not self.interactive:

@@ -30,6 +30,7 @@ from optout.config import DEFAULT_BASE_URL, Settings, default_config_file
 from optout.errors import BadInput, EnvironmentProblem
 from optout.files import make_private_dir
 from optout.models import utcnow
+from optout.site import is_x
 
 BACKENDS = ("systemd", "cron", "launchd", "schtasks")
 PRESETS = {"daily": "17 4 * * *", "weekly": "17 4 * * 1"}  # off the hour: X sees fewer bursts then
@@ -107,10 +108,16 @@ def systemd_dir() -> Path:
     return Path(platformdirs.user_config_dir("systemd")) / "user"
 
 
-def _systemd_quote(word: str) -> str:
-    """systemd's own quoting: specifiers (%) and variables ($) must be doubled to be literal."""
-    word = word.replace("%", "%%").replace("$", "$$")
-    return f'"{word}"' if any(c in word for c in " \t\"'\\") else word
+def _systemd_quote(word: str, *, command: bool = True) -> str:
+    """systemd's own quoting: specifiers (%) doubled everywhere, variables ($) doubled in a command line
+    only (Environment= does not expand them), and a word with a space, quote or backslash in double
+    quotes with its backslashes and double quotes escaped C-style."""
+    word = word.replace("%", "%%")
+    if command:
+        word = word.replace("$", "$$")
+    if any(c in word for c in " \t\"'\\;") or not word:
+        return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return word
 
 
 def on_calendar(cron: str) -> str:
@@ -138,7 +145,7 @@ def _systemd_plan(settings: Settings, cron: str) -> Plan:
         "",
         "[Service]",
         "Type=oneshot",
-        *(f"Environment={_systemd_quote(f'{k}={v}')}" for k, v in env.items()),
+        *(f"Environment={_systemd_quote(f'{k}={v}', command=False)}" for k, v in env.items()),
         "ExecStart=" + " ".join(_systemd_quote(a) for a in argv),
         "Nice=10",
         "",
@@ -258,6 +265,7 @@ def _launchd_plan(settings: Settings, cron: str) -> Plan:
 # ---- Windows Task Scheduler ----
 
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+SCHTASKS_TR_MAX = 261  # the documented limit of schtasks /Create /TR
 
 
 def schtasks_trigger(cron: str) -> list[str]:
@@ -280,7 +288,11 @@ def _schtasks_plan(settings: Settings, cron: str) -> Plan:
     argv = job_argv()
     if settings.base_url != DEFAULT_BASE_URL:
         argv = argv[:3] + ["--base-url", settings.base_url] + argv[3:]
-    command = subprocess.list2cmdline(argv)
+    command = subprocess.list2cmdline(argv)  # Windows' own quoting rules for one command line
+    if len(command) > SCHTASKS_TR_MAX:
+        raise BadInput(f"The command for Task Scheduler is {len(command)} characters; schtasks /TR takes at most "
+                       f"{SCHTASKS_TR_MAX}.", hint="Install optout in a shorter path (e.g. C:\\optout), or keep "
+                       "base_url in config.toml instead of OPTOUT_BASE_URL.")
     notes = []
     if set(job_env(settings)) - {"OPTOUT_BASE_URL"}:
         notes.append("Task Scheduler gets no environment: put data_dir/state_dir/keyring_service in "
@@ -320,8 +332,28 @@ def choose_backend(settings: Settings, backend: str = "auto") -> str:
                                   "`optout recheck --all` from your own scheduler.")
 
 
+def check_job_values(settings: Settings) -> None:
+    """Every value a job file, crontab line, plist or task carries, checked before any is written: a
+    control character (a newline above all) would end the line it is on and start another directive."""
+    values = {"the command": " ".join(job_argv()), "the log folder": str(settings.log_dir),
+              **{k: v for k, v in job_env(settings).items()}}
+    for name, value in values.items():
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise BadInput(f"{name} holds a control character (a line break, tab or the like), which a scheduled "
+                           "job cannot carry safely.",
+                           hint="Use folder names and settings without control characters, then install again.")
+
+
 def plan(settings: Settings, every: str = "daily", backend: str = "auto") -> Plan:
-    return _PLANNERS[choose_backend(settings, backend)](settings, parse_every(every))
+    check_job_values(settings)
+    the_plan = _PLANNERS[choose_backend(settings, backend)](settings, parse_every(every))
+    if not is_x(settings.base_url):
+        # The job names the site only; it holds no secret, and the secrets it can reach are those stored
+        # for that site (never X's).
+        the_plan.notes.insert(0, f"This job runs against {settings.base_url}, not X (x.com): it uses only the "
+                              "accounts stored for that site. Unset OPTOUT_BASE_URL (or base_url in config.toml) "
+                              "and install again to re-check your X accounts.")
+    return the_plan
 
 
 def _run(command: list[str], *, check: bool = True) -> subprocess.CompletedProcess:

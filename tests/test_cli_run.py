@@ -86,7 +86,7 @@ def test_run_check_drift_verify_and_tamper(optout_env, fresh_replica):
     assert {"path": str(runs[2] / "receipt.json"),
             "problem": "receipt recorded in the history is missing (deleted?)"} in listed
 
-    session = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"])).load_session(handle)
+    session = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"], base_url=env.base_url)).load_session(handle)
     secrets = [PASSWORD, session.auth_token.get_secret_value(), session.ct0.get_secret_value()]
     assert find_leaks(secrets, files=env.written_files(), texts=env.outputs) == []
     assert not list(env.home.rglob("*.tmp"))

@@ -31,7 +31,8 @@ def store(tmp_path):
 def env_store(optout_env) -> CredentialStore:
     """The same keyring entries the subprocess wrote, read back by the test."""
     e = optout_env.env
-    return CredentialStore(load_settings(keyring_service=e["OPTOUT_KEYRING_SERVICE"], state_dir=e["OPTOUT_STATE_DIR"]))
+    return CredentialStore(load_settings(keyring_service=e["OPTOUT_KEYRING_SERVICE"], state_dir=e["OPTOUT_STATE_DIR"],
+                                         base_url=e["OPTOUT_BASE_URL"]))
 
 
 # ---- the store ----

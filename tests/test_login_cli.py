@@ -25,7 +25,8 @@ from tests.terminal import run_in_terminal
 
 def stored(optout_env) -> CredentialStore:
     e = optout_env.env
-    return CredentialStore(load_settings(keyring_service=e["OPTOUT_KEYRING_SERVICE"], state_dir=e["OPTOUT_STATE_DIR"]))
+    return CredentialStore(load_settings(keyring_service=e["OPTOUT_KEYRING_SERVICE"], state_dir=e["OPTOUT_STATE_DIR"],
+                                         base_url=e["OPTOUT_BASE_URL"]))
 
 
 def new_account(optout_env, replica, *, totp=False, **scenario) -> tuple[str, list[str]]:

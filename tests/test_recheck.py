@@ -79,7 +79,7 @@ def env(user, inbox):
 
 def _secrets(env) -> list[str]:
     """Passwords and the session cookies in the keyring: none may show up anywhere."""
-    settings = load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"])
+    settings = load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"], base_url=env.base_url)
     secrets = [password_of(h) for h in env.handles]
     for handle in env.handles:
         session = CredentialStore(settings).load_session(handle)

@@ -178,3 +178,75 @@ def test_install_twice_status_remove_in_a_throwaway_crontab(optout_env, tmp_path
     assert lines == ["0 1 * * * echo keep-me"]
     after = json.loads(optout_env.run("schedule", "status", "--json", extra_env=env).stdout)
     assert after["installed"] is False
+
+
+# ---- values with awkward characters (issue 12 item 12) ----
+
+AWKWARD = "odd dir %h $HOME 'q' \"dq\" back\\slash;semi"
+
+
+@pytest.mark.parametrize("backend", schedule.BACKENDS)
+@pytest.mark.parametrize("bad", ["line\nExecStartPre=/bin/evil", "tab\there", "bell\x07", "cr\rhere"])
+def test_control_characters_are_refused_by_every_backend(tmp_path, monkeypatch, backend, bad):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    settings = load_settings(base_url="http://127.0.0.1:8765", state_dir=tmp_path / bad, data_dir=tmp_path / "data")
+    with pytest.raises(BadInput, match="control character") as refused:
+        schedule.plan(settings, "daily", backend)
+    assert "ExecStartPre" not in refused.value.message
+
+
+@pytest.fixture
+def awkward(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    return load_settings(base_url="http://127.0.0.1:8765", state_dir=tmp_path / AWKWARD / "state",
+                         data_dir=tmp_path / AWKWARD / "data")
+
+
+def _systemd_words(value: str) -> list[str]:
+    """What systemd makes of a quoted setting: C-style unquoting (as POSIX shlex does for these
+    escapes), then %% -> % and $$ -> $ (the latter in command lines only; Environment= has no $$)."""
+    return [w.replace("%%", "%") for w in shlex.split(value)]
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_systemd_quotes_awkward_values(awkward, tmp_path):
+    plan = schedule.plan(awkward, "daily", "systemd")
+    units = tmp_path / "units"
+    units.mkdir()
+    for path, content in plan.files.items():
+        (units / Path(path).name).write_text(content)
+    service = (units / "optout-recheck.service").read_text()
+    env_lines = re.findall(r"^Environment=(.+)$", service, re.M)
+    env = dict(_systemd_words(line)[0].split("=", 1) for line in env_lines)
+    assert env["OPTOUT_STATE_DIR"] == str(awkward.state_dir)
+    exec_start = re.search(r"^ExecStart=(.+)$", service, re.M).group(1)
+    assert [w.replace("$$", "$") for w in _systemd_words(exec_start)] == plan.argv
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    verify = subprocess.run(["systemd-analyze", "verify", "--user", str(units / "optout-recheck.timer"),
+                             str(units / "optout-recheck.service")], capture_output=True, text=True,
+                            env={"XDG_RUNTIME_DIR": str(runtime), "PATH": "/usr/bin:/bin"})
+    assert verify.returncode == 0, verify.stderr
+
+
+def test_crontab_quotes_awkward_values_and_the_command_runs(awkward):
+    line = schedule.crontab_line(awkward, "*/10 * * * *")
+    assert "\n" not in line and line.endswith(schedule.CRON_TAG)
+    # cron turns an unescaped % into a line break and hands the rest to /bin/sh; do the same here, with
+    # the job's interpreter printing the variable it was given instead of running the recheck.
+    show = """ -c 'import os,sys; sys.stdout.write(os.environ["OPTOUT_STATE_DIR"])' """
+    command = line.split(" ", 5)[5].replace("\\%", "%").replace(" -m optout recheck --all ", show)
+    awkward.log_dir.mkdir(parents=True)
+    proc = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (awkward.log_dir / "scheduled-last.log").read_text() == str(awkward.state_dir)
+
+
+def test_launchd_and_schtasks_keep_awkward_values(awkward):
+    (content,) = schedule.plan(awkward, "daily", "launchd").files.values()
+    plist = plistlib.loads(content.encode())
+    assert plist["EnvironmentVariables"]["OPTOUT_STATE_DIR"] == str(awkward.state_dir)
+    assert plist["StandardOutPath"] == str(awkward.log_dir / "launchd.log")
+    (command,) = schedule.plan(awkward, "daily", "schtasks").commands
+    assert command[6] == subprocess.list2cmdline(
+        [sys.executable, "-m", "optout", "--base-url", "http://127.0.0.1:8765", "recheck", "--all"])

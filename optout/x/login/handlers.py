@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from optout.errors import LoginFailed, NeedsHuman, UiChanged
 from optout.otp import ServiceTOTP
+from optout.site import ensure_field_on_site
 from optout.x import screens as S
 from optout.x.login.refusals import interactive_hint
 from optout.x.login.screen import POLL_S, Attempt, Seen, wait_screen
@@ -61,6 +62,7 @@ async def _submit(a: Attempt, field, buttons: str) -> None:
 async def _answer_text(a: Attempt, selector: str, buttons: str, text: str) -> None:
     await pause(a.settings)
     field = await field_of(a, selector)
+    await ensure_field_on_site(field, a.creds.site if a.creds else a.settings.base_url, "an answer")
     await type_into(field, text, a.settings)
     await pause(a.settings)
     await _submit(a, field, buttons)
@@ -72,6 +74,7 @@ async def _type_code(a: Attempt, code: str) -> None:
     if len(indexes) >= len(code):
         await pause(a.settings)
         boxes = a.page.locator(S.CODE_BOXES)
+        await ensure_field_on_site(boxes.nth(indexes[0]), a.creds.site if a.creds else a.settings.base_url, "the code")
         for index, digit in zip(indexes, code):
             await type_into(boxes.nth(index), digit, a.settings)
         return
@@ -112,6 +115,7 @@ async def on_password(a: Attempt, seen: Seen) -> None:
                           hint=f"Store the right one with `optout accounts add {a.handle}`.", url=seen.url)
     await pause(a.settings)
     field = await field_of(a, S.PASSWORD_INPUT)
+    await ensure_field_on_site(field, a.creds.site, "the password")
     await type_into(field, a.creds.password.get_secret_value(), a.settings)
     await pause(a.settings)
     a.password_sent = True

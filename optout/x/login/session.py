@@ -20,6 +20,7 @@ from optout.config import Settings
 from optout.credentials import CredentialStore, SessionCookies, normalize_handle
 from optout.errors import AccountFailure, UiChanged, first_line
 from optout.prompts import Prompter
+from optout.site import ensure_on_site
 from optout.x import screens as S
 from optout.x.login.handlers import log_in, usable
 from optout.x.login.refusals import interactive_hint
@@ -107,6 +108,7 @@ async def _reuse_session(a: Attempt, store: CredentialStore) -> bool:
     stored = store.load_session(a.handle)
     if stored is None:
         return False
+    ensure_on_site(a.settings.base_url, stored.site, "the session cookies")
     await a.context.add_cookies(session_cookie_params(stored, a.settings))
     if not await session_alive(a):
         await a.context.clear_cookies()

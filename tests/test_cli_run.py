@@ -124,6 +124,6 @@ def test_first_run_at_a_terminal_asks_for_the_password(optout_env, fresh_replica
     shown = run_in_terminal(env, ["run", handle, "-s", "business-partners"], [PASSWORD, PASSWORD, "n"])
     assert f"X password for @{handle}" in shown and "turned_off" in shown
     assert replica.admin.get_account(handle)["settings"][BP] is False
-    store = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"]))
+    store = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"], base_url=env.base_url))
     assert store.get(handle).password.get_secret_value() == PASSWORD
     assert find_leaks([PASSWORD], files=env.written_files(), texts=[shown]) == []

@@ -78,8 +78,8 @@ def test_import_from_chromium_profile_then_check_with_zero_logins(optout_env, fr
     assert len(fresh_replica.admin.get_account(handle)["logins"]) == logins  # no login at all
     assert fresh_replica.admin.get_account(handle)["settings"][PARTNERS] is False
     e = optout_env.env
-    session = CredentialStore(load_settings(keyring_service=e["OPTOUT_KEYRING_SERVICE"],
-                                            state_dir=e["OPTOUT_STATE_DIR"])).load_session(handle)
+    session = CredentialStore(load_settings(keyring_service=e["OPTOUT_KEYRING_SERVICE"], state_dir=e["OPTOUT_STATE_DIR"],
+                                            base_url=fresh_replica.base_url)).load_session(handle)
     cookies = [session.auth_token.get_secret_value(), session.ct0.get_secret_value()]
     assert find_leaks(cookies, optout_env.written_files(), optout_env.outputs) == []
 

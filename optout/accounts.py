@@ -166,3 +166,24 @@ def import_session(store: CredentialStore, handle: str, *, prompter: Prompter, s
         saved_at=time.time(),
     ))
     return store.info(key)
+
+
+def store_proxy_password(store: CredentialStore, url: str, *, prompter: Prompter, stdin: TextIO,
+                         from_stdin: bool = False) -> str:
+    """Keep a proxy user's password in the keyring (exactly as typed, like an account's); returns the
+    proxy as it may be shown (no user, no password)."""
+    from optout.proxy import parse_proxy
+
+    proxy = parse_proxy(url)
+    if not proxy.username:
+        raise BadInput(f"{proxy.display()} names no user, so it needs no password.",
+                       hint="Write the proxy as scheme://user@host:port.")
+    if from_stdin:
+        refuse_terminal(stdin, "--password-stdin")
+    store.check()
+    password = _line(stdin, "proxy password") if from_stdin else prompter.ask(f"Password of {proxy.key}", strip=False)
+    if not password:
+        raise BadInput("No terminal to ask for the proxy password.",
+                       hint=f"Pipe it: `optout proxy password {proxy.key} --password-stdin`.")
+    store.save_proxy_password(proxy, password)
+    return proxy.display()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from optout import catalog
 from optout.credentials import normalize_handle
+from optout.proxy import parse_proxy
 from optout.errors import BadInput, OptoutError
 
 SECRET_KEYS = frozenset(
@@ -60,6 +61,17 @@ class AccountEntry(BaseModel):
     handle: str
     settings: tuple[str, ...] | None = None
     tags: tuple[str, ...] = ()
+    proxy: str | None = None  # scheme://[user@]host:port; its password only in the keyring (optout.proxy)
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_proxy(v)
+            except OptoutError as exc:
+                raise ValueError(exc.message) from None
+        return v
 
     @field_validator("handle")
     @classmethod

@@ -117,6 +117,9 @@ def check_keyring(credentials: CredentialStore, entries: Sequence[AccountEntry])
 
 def run_batch(settings: Settings, request: BatchRequest, *, observer: BatchObserver | None = None) -> BatchReport:
     """The `optout batch` command: plan, check the keyring, then run (or resume) under the run lock."""
+    if settings.use_browser_session:
+        raise BadInput("batch refuses --use-browser-session: each account of a batch gets its own clean browser "
+                       "context, never the user's.", hint="Use `optout run HANDLE --use-browser-session` for one account.")
     plan = plan_batch(request)
     credentials = CredentialStore(settings)
     check_keyring(credentials, plan.entries)
@@ -182,8 +185,8 @@ async def _run(settings: Settings, request: BatchRequest, plan: _Plan, store: St
     scheduled = AccountsOutcome()
     if todo:
         mode = Mode(plan.params["mode"])
-        jobs = [AccountJob(e.handle, tuple(e.settings) if e.settings is not None else tuple(plan.default_ids))
-                for e in todo]
+        jobs = [AccountJob(e.handle, tuple(e.settings) if e.settings is not None else tuple(plan.default_ids),
+                           proxy=e.proxy) for e in todo]
         scheduled = await run_accounts(settings, jobs, mode=mode, history=store, run_id=run_id, pacing=pacing,
                                        credentials=credentials, observer=observer)
     report = _report(request, plan, run_id, final_before, scheduled, pacing)

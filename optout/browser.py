@@ -137,6 +137,30 @@ class BrowserSession:
         return context
 
 
+    @asynccontextmanager
+    async def account_context(self, *, proxy: dict | None = None) -> AsyncIterator[BrowserContext]:
+        """The context one account works in: a fresh one, closed afterwards; or, with
+        `use_browser_session`, the user's own logged-in context of the browser at `browser_endpoint`, where
+        only the tabs optout opened are closed afterwards (the user's tabs and cookies are left alone)."""
+        if not self.settings.use_browser_session:
+            context = await self.new_context(proxy=proxy)
+            try:
+                yield context
+            finally:
+                await context.close()
+            return
+        if not self.browser.contexts:
+            raise EnvironmentProblem(f"The browser at {self.settings.browser_endpoint} has no window open.",
+                                     hint="Open a window in it, logged in to X, and run again.")
+        context = self.browser.contexts[0]
+        before = set(context.pages)
+        try:
+            yield context
+        finally:
+            for page in [p for p in context.pages if p not in before]:
+                await page.close()
+
+
 async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserBinary | None]:
     if settings.browser_endpoint:
         return await _connect(settings.browser_endpoint, pw), None

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     browser_endpoint: str | None = None  # ws:// of a Playwright server or http:// of a CDP endpoint
     tsa_url: str | None = None  # an RFC 3161 time-stamping authority for receipts (optional)
     proxy: str | None = None  # every account's traffic through it, unless the accounts file names another
+    # Work in the logged-in window of the user's own Chrome at browser_endpoint (one account; never batch).
+    use_browser_session: bool = False
     headless: bool = True
     locale: str = "en-US"
     viewport_width: int = Field(default=1280, gt=0, le=10_000)
@@ -83,6 +85,24 @@ class Settings(BaseSettings):
     def _pauses_in_order(self) -> Settings:
         if self.pause_min_ms > self.pause_max_ms:
             raise ValueError("pause_min_ms must not be larger than pause_max_ms")
+        return self
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, v: str | None) -> str | None:
+        from optout.errors import OptoutError
+        from optout.proxy import parse_proxy
+
+        try:
+            return parse_proxy(v).key if v else None
+        except OptoutError as exc:
+            raise ValueError(exc.message) from None
+
+    @model_validator(mode="after")
+    def _own_session_needs_its_browser(self) -> Settings:
+        if self.use_browser_session and not (self.browser_endpoint or "").startswith(("http://", "https://")):
+            raise ValueError("use_browser_session needs browser_endpoint: the http://host:port of a Chrome you "
+                             "started with --remote-debugging-port")
         return self
 
     @classmethod

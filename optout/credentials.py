@@ -425,6 +425,14 @@ class CredentialStore:
 
     # ---- the receipt-signing key (optout/signing.py): a PEM private key, no handle can be named so ----
 
+    # ---- proxy passwords (optout/proxy.py): one entry per user at one proxy, never in a file ----
+
+    def proxy_password(self, proxy) -> str | None:
+        return self._get(f"proxy:{proxy.key}")
+
+    def save_proxy_password(self, proxy, password: str) -> None:
+        self._set(f"proxy:{proxy.key}", password)
+
     def signing_key(self) -> str | None:
         return self._get(SIGNING_KEY_ENTRY)
 

@@ -21,7 +21,7 @@ from optout import catalog, policy
 from optout.browser import BrowserSession, open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
-from optout.errors import EnvironmentProblem, ExitCode, first_line
+from optout.errors import BadInput, EnvironmentProblem, ExitCode, first_line
 from optout.lock import run_lock
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.prompts import Prompter
@@ -84,6 +84,9 @@ async def run_accounts(
     login they feed. The browser dying mid-run is a clear EnvironmentProblem; what finished is saved."""
     if not jobs:
         return AccountsOutcome()
+    if settings.use_browser_session and len(jobs) > 1:
+        raise BadInput("--use-browser-session works for one account at a time: accounts never share a browser "
+                       f"context, and {len(jobs)} were asked for.", hint="Run each account on its own.")
     if policy_version is READ_POLICY:
         policy_version = await policy.version_for_receipts(settings, history)
     asker = prompter if pacing.concurrency == 1 else None
@@ -96,7 +99,8 @@ async def run_accounts(
     async def with_browser(session: BrowserSession) -> AccountsOutcome:
         async def work(job: AccountJob) -> AccountResult:
             return await run_account(session, job.handle, settings, mode=mode, setting_ids=job.settings,
-                                     store=credentials, prompter=asker, policy_version=policy_version)
+                                     store=credentials, prompter=asker, policy_version=policy_version,
+                                     proxy=job.proxy)
 
         try:
             done = await Scheduler(work, pacing, on_result=record, observer=observer).run(jobs)

@@ -22,14 +22,16 @@ from optout.browser import BrowserSession
 from optout.catalog import SettingSpec
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
-from optout.errors import AccountFailure, EnvironmentProblem, OptoutError, first_line
+from optout.errors import AccountFailure, BadInput, EnvironmentProblem, OptoutError, first_line
 from optout.evidence import ClearedSheet, EvidenceRun, Failure, Receipt, SettingRecord, sha256_file
 from optout.files import write_private
 from optout.models import AccountOutcome, AccountResult, Mode, Observation, SettingOutcome, utcnow
 from optout.prompts import Prompter
+from optout.proxy import parse_proxy
 from optout.x import settings as driver
 from optout.x import sheets
 from optout.x.login import ensure_session
+from optout.x.login.session import ensure_browser_session
 from optout.x.responses import XResponses
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ async def run_account(
     store: CredentialStore,
     prompter: Prompter | None = None,
     policy_version: str | None = None,
+    proxy: str | None = None,
 ) -> AccountResult:
     """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting.
     `policy_version` (effective date and text hash of X's privacy policy, as the command read it when it
@@ -55,18 +58,32 @@ async def run_account(
     result = AccountResult(handle=handle, mode=mode, outcome=AccountOutcome.OK, started_at=evidence.started_at,
                            evidence_dir=str(evidence.dir))
     job = _AccountJob(browser, settings, store, prompter, evidence, result)
-    context = await browser.new_context()
+    try:
+        option = _proxy_option(proxy or settings.proxy, store)
+    except BadInput as exc:  # this account's proxy cannot be used: the account fails, the batch goes on
+        result.outcome, result.message, result.hint = AccountOutcome.ERROR, exc.message, exc.hint
+        job.failure = Failure(outcome=AccountOutcome.ERROR, message=exc.message)
+    else:
+        async with browser.account_context(proxy=option) as context:
+            await _run_job(job, evidence, context, specs, policy_version)
+    result.finished_at = utcnow()
+    receipt = evidence.write_receipt(job.receipt(policy_version))
+    result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
+    return result
+
+
+def _proxy_option(url: str | None, store: CredentialStore) -> dict | None:
+    """Playwright's proxy option for the account (its password from the keyring), or None."""
+    return parse_proxy(url).playwright(store.proxy_password) if url else None
+
+
+async def _run_job(job: _AccountJob, evidence: EvidenceRun, context: BrowserContext, specs: list[SettingSpec],
+                   policy_version: str | None) -> None:
     try:
         await job.run(context, specs)
     except BaseException as exc:  # Ctrl-C, a full disk, the browser gone: commit what was done, marked
         evidence.write_interrupted(job.receipt(policy_version), exc)
         raise
-    finally:
-        await context.close()
-    result.finished_at = utcnow()
-    receipt = evidence.write_receipt(job.receipt(policy_version))
-    result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
-    return result
 
 
 class _AccountJob:
@@ -110,6 +127,9 @@ class _AccountJob:
             self.result.settings = list(self.records)
 
     async def _login(self, context: BrowserContext, page: Page) -> None:
+        if self.settings.use_browser_session:
+            await ensure_browser_session(page, self.result.handle, self.settings, self.responses)
+            return
         self.result.logged_in = await ensure_session(
             context, page, self.result.handle, self.store, self.settings,
             responses=self.responses, prompter=self.prompter, shots_dir=self.evidence.dir,

@@ -34,6 +34,7 @@ class AccountJob:
 
     handle: str
     settings: tuple[str, ...] | None = None
+    proxy: str | None = None  # this account's proxy URL (optout.proxy); None: settings.proxy
 
 
 @dataclass

@@ -6,13 +6,14 @@ it saw); the honest side by what pages, workers and request headers really see i
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from playwright.async_api import async_playwright
 
 from optout.browser import open_browser
 from optout.config import load_settings
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WHAT_A_PAGE_SEES = """async () => {
   const brands = (n) => ((n.userAgentData && n.userAgentData.brands) || []).map((b) => b.brand);
@@ -34,6 +35,7 @@ async def _seen(context, url: str) -> tuple[dict, dict]:
     return await page.evaluate(WHAT_A_PAGE_SEES), headers
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_optout_browser_announces_no_automation(replica, monkeypatch):
     monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)  # optout's own launch, not the shared browser
     settings = load_settings(base_url=replica.base_url, locale="de-DE")
@@ -51,6 +53,7 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
     assert headers["accept-language"].split(",")[0] == "de-DE"
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_replica_refuses_a_browser_that_announces_automation(replica):
     """A plain Playwright Chromium (navigator.webdriver true, HeadlessChrome) typing the right password
     gets X's wrong-password answer; the account's login history says why."""
@@ -72,3 +75,37 @@ async def test_replica_refuses_a_browser_that_announces_automation(replica):
     assert "navigator.webdriver is true" in record["automation"]
     assert any("Headless" in signal for signal in record["automation"])
     assert replica.admin.get_account("alice")["live_sessions"] == 0
+
+
+def test_a_refused_login_names_both_causes_and_both_ways_out(optout_env, fresh_replica, tmp_path):
+    """optout driving a browser that announces automation (a remote Chromium started with Playwright's
+    --enable-automation): X answers as for a wrong password; optout tries the password once, then says
+    it may be either, with both ways in. The replica's login history is the judge of what happened."""
+    import re
+    import subprocess
+
+    from optout.browser import LAUNCH_ARGS, find_browser
+
+    handle, password = "flag_" + uuid.uuid4().hex[:6], "pw-" + uuid.uuid4().hex[:12]
+    fresh_replica.admin.add_account({"handle": handle, "password": password})
+    assert optout_env.run("accounts", "add", handle, "--password-stdin", input=password + "\n").returncode == 0
+    chromium = subprocess.Popen(
+        [str(find_browser(load_settings()).path), "--headless", "--enable-automation", "--no-sandbox",
+         *[a for a in LAUNCH_ARGS if "AutomationControlled" not in a], "--remote-debugging-port=0",
+         f"--user-data-dir={tmp_path / 'flagged'}", "about:blank"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        endpoint = next(f"http://{m.group(1)}" for line in chromium.stderr
+                        if (m := re.search(r"DevTools listening on ws://([^/]+)/", line)))
+        chromium.stderr.close()
+        result = optout_env.run("login", handle, extra_env={"OPTOUT_BROWSER_ENDPOINT": endpoint})
+    finally:
+        chromium.kill()
+        chromium.wait()
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1
+    assert "tried once" in said and "wrong password" in said and "distrusts" in said
+    assert f"optout session import {handle} --from-browser" in said and f"optout login {handle} --interactive" in said
+    logins = fresh_replica.admin.get_account(handle)["logins"]
+    assert [(r["password_tried"], r["outcome"]) for r in logins] == [(True, "refused_automation")]
+    assert "navigator.webdriver is true" in logins[0]["automation"]

@@ -34,11 +34,16 @@ def root(
     base_url: Annotated[Optional[str], typer.Option(help="X's address; the replica's for tests. Env OPTOUT_BASE_URL.")] = None,
     browser: Annotated[Optional[Path], typer.Option(help="Chromium/Chrome executable. Env OPTOUT_BROWSER.")] = None,
     headed: Annotated[bool, typer.Option("--headed", help="Show the browser window.")] = False,
+    browser_endpoint: Annotated[Optional[str], typer.Option("--browser-endpoint", help="ws:// Playwright server or http:// Chrome DevTools endpoint to use instead of launching a browser.")] = None,
+    use_browser_session: Annotated[bool, typer.Option("--use-browser-session", help="With an http:// --browser-endpoint: work in that Chrome's own logged-in window (one account; your tabs are left alone).")] = False,
+    proxy: Annotated[Optional[str], typer.Option("--proxy", help="scheme://host:port, or scheme://user@host:port, for every account's traffic (a user's password: `optout proxy password`).")] = None,
     version: Annotated[bool, typer.Option("--version", callback=version_option, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     if not isinstance(ctx.obj, AppState):  # called through `app` directly rather than main()
         ctx.obj = AppState()
-    ctx.obj.overrides.update(base_url=base_url, browser_path=browser, headless=False if headed else None)
+    ctx.obj.overrides.update(base_url=base_url, browser_path=browser, headless=False if headed else None,
+                             browser_endpoint=browser_endpoint, use_browser_session=use_browser_session or None,
+                             proxy=proxy)
 
 
 def main() -> None:

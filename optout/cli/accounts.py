@@ -171,3 +171,25 @@ def accounts_import(
     report = import_credentials(CredentialStore(state(ctx).settings()), file, stdin=sys.stdin)
     print_import(report, as_json=as_json)
     done(0)
+
+
+proxy_app = typer.Typer(help="Proxies: a proxy user's password, kept in the OS keyring.", no_args_is_help=True)
+app.add_typer(proxy_app, name="proxy")
+
+
+@command(proxy_app, "password")
+def proxy_password(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The proxy as scheme://user@host:port (no password in it).")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")] = False,
+) -> None:
+    """Store the password of a proxy user in the OS keyring; config and accounts files name the proxy
+    without it."""
+    from optout.accounts import store_proxy_password
+    from optout.credentials import CredentialStore
+    from optout.prompts import Prompter
+
+    shown = store_proxy_password(CredentialStore(state(ctx).settings()), url, prompter=Prompter(), stdin=sys.stdin,
+                                 from_stdin=password_stdin)
+    print(f"Stored the password for {shown}.")
+    done(0)

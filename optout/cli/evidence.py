@@ -21,7 +21,8 @@ def _opt_out(ctx: typer.Context, handles: list[str], mode, setting, all_, out, a
 
     settings, prompter = state(ctx).settings(evidence_dir=out), Prompter()
     ids = [spec.id for spec in catalog.select(setting, everything=all_)]
-    ensure_stored(CredentialStore(settings), handles, prompter, sys.stdin)  # a first run asks for the password
+    if not settings.use_browser_session:  # the user's own logged-in browser needs no stored password
+        ensure_stored(CredentialStore(settings), handles, prompter, sys.stdin)  # a first run asks for it
     outcome = opt_out(settings, handles, mode=mode, setting_ids=ids, prompter=prompter)
     print_results(outcome.results, as_json=as_json, title=title)
     print_not_started(outcome.not_started)

@@ -15,7 +15,7 @@ from optout.errors import LoginFailed, NeedsHuman, UiChanged
 from optout.otp import ServiceTOTP
 from optout.site import ensure_field_on_site
 from optout.x import screens as S
-from optout.x.login.refusals import interactive_hint
+from optout.x.login.refusals import interactive_hint, wrong_password_or_flagged
 from optout.x.login.screen import POLL_S, Attempt, Seen, wait_screen
 from optout.x.pacing import pause, type_into
 from optout.x.screens import LoginScreen
@@ -111,8 +111,7 @@ async def on_alternate_identifier(a: Attempt, seen: Seen) -> None:
 
 async def on_password(a: Attempt, seen: Seen) -> None:
     if a.password_sent:  # X showed the password screen again: the password was refused
-        raise LoginFailed(f"X refused the password stored for @{a.handle}; it was tried once and not again.",
-                          hint=f"Store the right one with `optout accounts add {a.handle}`.", url=seen.url)
+        raise wrong_password_or_flagged(a.handle, seen.url)
     await pause(a.settings)
     field = await field_of(a, S.PASSWORD_INPUT)
     await ensure_field_on_site(field, a.creds.site, "the password")

@@ -8,11 +8,28 @@ from optout.x import screens as S
 from optout.x.responses import ApiError
 from optout.x.screens import LoginScreen
 
-INTERACTIVE_HINT = "Log in once yourself with `optout login {h} --interactive`, or paste cookies with `optout session import {h}`."
+INTERACTIVE_HINT = ("Take the session of your own logged-in browser with `optout session import {h} --from-browser "
+                    "chrome` (or chromium, brave, edge, firefox, safari), or log in once yourself with "
+                    "`optout login {h} --interactive`.")
 
 
 def interactive_hint(handle: str) -> str:
+    """The ways in when X will not let a script log in, best first (README, "When X refuses the
+    automatic login")."""
     return INTERACTIVE_HINT.format(h=handle)
+
+
+def wrong_password_or_flagged(handle: str, url: str | None, said: str = "") -> LoginFailed:
+    """X answers a wrong password and a browser it distrusts alike (error 399, in the account's
+    language): say both, and both ways out. The password was typed once and is never retried."""
+    return LoginFailed(
+        f"X refused the login of @{handle} at the password step; the stored password was tried once and not "
+        f"again. X gives this same answer for a wrong password and for a login it distrusts (its automation "
+        f"or suspicious-activity check, error 399), so either may be the cause.{said}",
+        hint=f"If the password is wrong, store the right one with `optout accounts add {handle}`. If it is right "
+             f"(it works when you log in to X yourself), X refused the automatic login: " + interactive_hint(handle),
+        url=url,
+    )
 
 
 def _said(message: str | None) -> str:
@@ -36,8 +53,7 @@ def refusal(handle: str, url: str, step: LoginScreen, error: ApiError | None, al
                            hint="Check the handle. If it is right, X may be refusing automated logins: "
                            + interactive_hint(handle), url=url)
     if step is LoginScreen.PASSWORD:
-        return LoginFailed(f"X refused the password stored for @{handle}; it was tried once and not again.{said}",
-                           hint=f"Store the right one with `optout accounts add {handle}`.", url=url)
+        return wrong_password_or_flagged(handle, url, said)
     if step is LoginScreen.ALTERNATE_IDENTIFIER:
         return LoginFailed(f"X did not accept the phone, email or username given for @{handle}.{said}",
                            hint=f"Store the right one with `optout accounts add {handle} --phone/--email`.", url=url)

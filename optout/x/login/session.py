@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from optout.config import Settings
 from optout.credentials import CredentialStore, SessionCookies, normalize_handle
-from optout.errors import AccountFailure, UiChanged, first_line
+from optout.errors import AccountFailure, NeedsHuman, UiChanged, first_line
 from optout.prompts import Prompter
 from optout.site import ensure_on_site
 from optout.x import screens as S
@@ -99,8 +99,10 @@ async def settle_home(a: Attempt) -> None:
 async def store_session(a: Attempt, store: CredentialStore) -> None:
     session = await read_session(a.context, a.settings)
     if session is None:
-        raise UiChanged(f"X logged @{a.handle} in but set no session cookies optout knows (auth_token, ct0).",
-                        url=a.page.url, hint=interactive_hint(a.handle))
+        # Maintained X clients see this when X blocks the address the login came from (x-facts, 2026).
+        raise NeedsHuman(f"X accepted the login of @{a.handle} but set no session (no auth_token or ct0 cookie); "
+                         "X does this when it distrusts the network address the login came from.",
+                         url=a.page.url, hint="Try from another network, or: " + interactive_hint(a.handle))
     store.save_session(a.handle, session)
 
 
@@ -194,3 +196,12 @@ async def ensure_session(
         return True
 
     return await with_screenshot(a, shots_dir, work())
+
+
+async def ensure_browser_session(page: Page, handle: str, settings: Settings, responses: XResponses | None) -> None:
+    """`--use-browser-session`: the user's own browser is already logged in as the account, or nothing
+    happens: optout neither sets cookies in the user's browser nor types a password into it."""
+    a = Attempt(context=page.context, page=page, handle=handle, settings=settings, prompter=None, responses=responses)
+    if not await session_alive(a):
+        raise NeedsHuman(f"The browser at {settings.browser_endpoint} is not logged in to X as @{handle}.",
+                         hint=f"Log in as @{handle} in that browser, then run again.", url=page.url)

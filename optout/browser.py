@@ -4,6 +4,7 @@ fresh, isolated context per account. Everything that starts a browser goes throu
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import shutil
@@ -42,6 +43,7 @@ LAUNCH_ARGS = [
 ]
 # Playwright's own switch that tells pages the browser is automated (and shows Chrome's infobar).
 IGNORED_DEFAULT_ARGS = ["--enable-automation"]
+REMOTE_LAUNCH_OPTIONS = json.dumps({"args": LAUNCH_ARGS, "ignoreDefaultArgs": IGNORED_DEFAULT_ARGS})
 
 NO_BROWSER_HELP = (
     "Install one of: Debian/Ubuntu `sudo apt-get install chromium`; Fedora `sudo dnf install chromium`; "
@@ -208,7 +210,8 @@ async def _connect(endpoint: str, pw: Playwright) -> Browser:
         print(f"Warning: {warning}", file=sys.stderr)
     try:
         if endpoint.startswith(("ws://", "wss://")):
-            return await pw.chromium.connect(endpoint)
+            # A Playwright server launches the browser for us: ask it for the same honest launch as ours.
+            return await pw.chromium.connect(endpoint, headers={"x-playwright-launch-options": REMOTE_LAUNCH_OPTIONS})
         return await pw.chromium.connect_over_cdp(endpoint)
     except PlaywrightError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -217,6 +220,26 @@ async def _connect(endpoint: str, pw: Playwright) -> Browser:
             hint="Start one with `playwright run-server --port N` (then use ws://host:N/) or Chrome with "
             "--remote-debugging-port=N (then use http://host:N).",
         ) from None
+
+
+async def _warn_if_announcing(browser: Browser, endpoint: str) -> None:
+    """A Playwright server launches its browser itself and, unless started with --unsafe, ignores the
+    launch arguments optout asks for: its browser then announces automation, which X refuses logins
+    from. Say so once; saved sessions may still work."""
+    context = await browser.new_context()
+    try:
+        announcing = await (await context.new_page()).evaluate("navigator.webdriver === true")
+    except PlaywrightError:
+        return
+    finally:
+        await context.close()
+    if announcing:
+        warning = (f"The Playwright server at {endpoint} launched a browser that announces automation "
+                   "(navigator.webdriver); X refuses logins from such a browser. Start the server with "
+                   "`playwright run-server --unsafe` so it accepts optout's launch arguments, or use a Chrome "
+                   "DevTools endpoint (http://) started with optout's arguments.")
+        log.warning("%s", warning)
+        print(f"Warning: {warning}", file=sys.stderr)
 
 
 def honest_user_agent(user_agent: str) -> str | None:
@@ -247,6 +270,8 @@ async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
         browser, binary = await _launch(settings, pw)
         try:
             user_agent = honest_user_agent(await _own_user_agent(browser) or "")
+            if (settings.browser_endpoint or "").startswith(("ws://", "wss://")):
+                await _warn_if_announcing(browser, settings.browser_endpoint)
             yield BrowserSession(settings, pw, browser, binary, user_agent)
         finally:
             await browser.close()

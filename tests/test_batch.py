@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -338,10 +339,12 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture
-def playwright_server(tmp_path):
+@contextmanager
+def _run_server(tmp_path, *, unsafe: bool):
     """`playwright run-server`, as a browser fleet runs it. This machine has no downloaded Playwright
-    browsers, so the server's browser folder points at the system Chromium (server-side set-up only)."""
+    browsers, so the server's browser folder points at the system Chromium (server-side set-up only).
+    `unsafe`: the server honours the launch arguments optout asks for (else its browser announces
+    automation, and the replica, like X, refuses the logins)."""
     import playwright
     from optout.browser import _system_browser
 
@@ -349,17 +352,38 @@ def playwright_server(tmp_path):
     revision = next(b["revision"] for b in json.loads((package / "browsers.json").read_text())["browsers"]
                     if b["name"] == "chromium-headless-shell")
     shell = tmp_path / "pw-browsers" / f"chromium_headless_shell-{revision}" / "chrome-headless-shell-linux64"
-    shell.mkdir(parents=True)
-    (shell / "chrome-headless-shell").symlink_to(_system_browser())
+    shell.mkdir(parents=True, exist_ok=True)
+    if not (shell / "chrome-headless-shell").exists():
+        (shell / "chrome-headless-shell").symlink_to(_system_browser())
     port = free_port()
     cli = Path(sys.executable).with_name("playwright")
-    server = subprocess.Popen([str(cli), "run-server", "--port", str(port), "--host", "127.0.0.1"],
+    server = subprocess.Popen([str(cli), "run-server", "--port", str(port), "--host", "127.0.0.1",
+                               *(["--unsafe"] if unsafe else [])],
                               env={**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "pw-browsers")},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    assert wait_for(lambda: port_open(port)), "run-server did not start"
-    yield f"ws://127.0.0.1:{port}/"
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
+    try:
+        assert wait_for(lambda: port_open(port)), "run-server did not start"
+        yield f"ws://127.0.0.1:{port}/"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def playwright_server(tmp_path):
+    with _run_server(tmp_path, unsafe=True) as endpoint:
+        yield endpoint
+
+
+def test_a_playwright_server_that_ignores_optouts_launch_arguments_is_named(env, tmp_path):
+    """Without --unsafe the server's browser announces automation: optout says so, and the replica, as X,
+    refuses the login (once, as a wrong password would be)."""
+    add_accounts(env.replica, [{"handle": "remote_c"}])
+    assert import_credentials(env, tmp_path, [("remote_c", password_of("remote_c"))]).returncode == 0
+    with _run_server(tmp_path, unsafe=False) as endpoint:
+        proc = env.run("batch", str(accounts_file(tmp_path, ["remote_c"])), "--browser-endpoint", endpoint, "--json")
+    assert "announces automation" in proc.stderr and "run-server --unsafe" in " ".join(proc.stderr.split())
+    assert [r["outcome"] for r in env.replica.admin.get_account("remote_c")["logins"]] == ["refused_automation"]
 
 
 @pytest.fixture

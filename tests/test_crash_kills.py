@@ -178,8 +178,11 @@ def test_kill_9_at_every_step_of_the_commit_order_and_at_random(tmp_path):
 def test_first_run_killed_between_receipt_and_chain_head(tmp_path):
     """The very first run of a handle dies after receipt.json, before chain.json exists."""
     world = World(tmp_path / "home")
+    rehearsal = World(tmp_path / "rehearsal")  # the same first run, uninjected: which rename is chain.json's
+    rehearsal.commit("bob", trace=tmp_path / "rehearsal.trace")
+    renames = [name for call, name in _calls(tmp_path / "rehearsal.trace") if call == "rename"]
     trace = tmp_path / "kill.trace"
-    proc = world.commit("bob", inject="rename:signal=SIGKILL:when=5", trace=trace)  # the 5th rename: chain.json
+    proc = world.commit("bob", inject=f"rename:signal=SIGKILL:when={renames.index(CHAIN) + 1}", trace=trace)
     assert proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), proc.stderr
     assert _last_commit(trace) == RECEIPT
     handle_dir = world.settings.evidence_root / "bob"

@@ -19,6 +19,7 @@ from optout.credentials import Credentials, CredentialStore, SessionCookies
 from optout.errors import UnknownAccount, WrongSite
 from optout.site import X_SITE, ensure_on_site, is_x, site_of
 from optout.x.login import ensure_session
+from optout.x.responses import XResponses
 
 ASYNC = pytest.mark.asyncio(loop_scope="module")
 
@@ -141,7 +142,7 @@ async def test_nothing_is_typed_on_a_page_of_another_host(replica, settings, bro
         body=f"<script>location.replace({json.dumps(_elsewhere(login))})</script>"))
     seq = (replica.admin.requests() or [{"seq": 0}])[-1]["seq"]
     with pytest.raises(WrongSite) as refused:
-        await ensure_session(context, page, handle, store, settings, shots_dir=tmp_path)
+        await ensure_session(context, page, handle, store, settings, responses=XResponses(page), shots_dir=tmp_path)
     await context.close()
     assert _elsewhere(replica.base_url) in refused.value.message and password not in str(refused.value)
     assert replica.admin.get_account(handle)["logins"] == []
@@ -149,7 +150,8 @@ async def test_nothing_is_typed_on_a_page_of_another_host(replica, settings, bro
 
     # The same account on the right host logs in: the refusal above was the host, nothing else.
     context = await browser.new_context()
-    assert await ensure_session(context, await context.new_page(), handle, store, settings) is True
+    page = await context.new_page()
+    assert await ensure_session(context, page, handle, store, settings, responses=XResponses(page)) is True
     await context.close()
     assert [(x["outcome"], x["password_tried"]) for x in replica.admin.get_account(handle)["logins"]] == [("success", True)]
 
@@ -163,7 +165,8 @@ async def test_session_cookies_are_not_set_for_another_site(replica, settings, b
     elsewhere = settings.model_copy(update={"base_url": _elsewhere(settings.base_url)})
     context = await browser.new_context()
     with pytest.raises(WrongSite):
-        await ensure_session(context, await context.new_page(), handle, store, elsewhere)
+        page = await context.new_page()
+        await ensure_session(context, page, handle, store, elsewhere, responses=XResponses(page))
     assert await context.cookies() == []
     await context.close()
 

@@ -383,6 +383,10 @@ def playwright_server(tmp_path):
     yield f"ws://127.0.0.1:{port}/"
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
+    try:  # the driver's node process outlives a SIGTERM to the group: no server may outlive the test
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture

@@ -242,15 +242,9 @@ class Store:
         params = ([handle] if handle else []) + [int(limit)]
         entries = []
         for row in self.conn.execute(sql, params).fetchall():
-            settings = [SettingRow(**dict(s)) for s in self.conn.execute(
-                "SELECT setting, before, after, changed, outcome FROM setting_outcomes WHERE result_id = ?"
-                " ORDER BY id", (row["id"],))]
             entries.append(HistoryEntry(
-                run_id=row["run_id"], command=row["command"], handle=row["handle"], mode=row["mode"],
-                outcome=row["outcome"], message=row["message"], evidence_dir=row["evidence_dir"],
-                receipt_path=row["receipt_path"], receipt_sha256=row["receipt_sha256"],
-                logged_in=bool(row["logged_in"]),
-                finished_at=row["finished_at"], settings=settings,
+                run_id=row["run_id"], command=row["command"], receipt_path=row["receipt_path"],
+                settings=[SettingRow(**s) for s in self._settings_of(row["id"])], **_common_fields(row),
             ))
         return entries
 
@@ -328,6 +322,12 @@ class Store:
             " AND NOT EXISTS (SELECT 1 FROM setting_outcomes s WHERE s.result_id = r.id AND s.outcome != 'already_off')")
         return {r["receipt_path"] for r in rows}
 
+    def _settings_of(self, result_id: int) -> list[dict]:
+        """One result's setting rows with every column either model reads (each ignores the rest)."""
+        return [dict(r) for r in self.conn.execute(
+            "SELECT setting, url, before, after, changed, verified_after_reload, outcome, message"
+            " FROM setting_outcomes WHERE result_id = ? ORDER BY id", (result_id,))]
+
     def run_results(self, run_id: int) -> list[AccountResult]:
         """The newest recorded result of each account of run `run_id`, in the order they finished."""
         from optout.models import SettingResult  # local: keeps this block self-contained
@@ -337,16 +337,18 @@ class Store:
             " GROUP BY handle) ORDER BY id", (run_id,)).fetchall()
         results = []
         for row in rows:
-            settings = [SettingResult(**{k: s[k] for k in s.keys() if k != "id"}) for s in self.conn.execute(
-                "SELECT setting, url, before, after, changed, verified_after_reload, outcome, message"
-                " FROM setting_outcomes WHERE result_id = ? ORDER BY id", (row["id"],))]
             results.append(AccountResult(
-                handle=row["handle"], mode=row["mode"], outcome=row["outcome"], message=row["message"],
-                hint=row["hint"], evidence_dir=row["evidence_dir"], receipt=row["receipt_path"],
-                receipt_sha256=row["receipt_sha256"], logged_in=bool(row["logged_in"]), started_at=row["started_at"] or row["finished_at"],
-                finished_at=row["finished_at"], settings=settings,
+                hint=row["hint"], receipt=row["receipt_path"], started_at=row["started_at"] or row["finished_at"],
+                settings=[SettingResult(**s) for s in self._settings_of(row["id"])], **_common_fields(row),
             ))
         return results
+
+
+def _common_fields(row: sqlite3.Row) -> dict:
+    """The account_results columns HistoryEntry and AccountResult share, under the same names."""
+    return {"handle": row["handle"], "mode": row["mode"], "outcome": row["outcome"], "message": row["message"],
+            "evidence_dir": row["evidence_dir"], "receipt_sha256": row["receipt_sha256"],
+            "logged_in": bool(row["logged_in"]), "finished_at": row["finished_at"]}
 
 
 def recorded_receipts(settings: Settings) -> tuple[dict[str, str], set[str]]:

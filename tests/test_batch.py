@@ -290,6 +290,29 @@ def test_browser_dying_mid_batch_is_exit_5_and_resume_finishes(env, tmp_path, de
     scan(env, [password_of(h) for h in handles])
 
 
+@pytest.mark.timeout(600)
+def test_shards_split_a_batch_between_machines(env, tmp_path):
+    """`--shard 1/2` and `--shard 2/2` of one file: each account done by exactly one of them (the
+    replica's logins say who touched what), each shard its own resumable run."""
+    from optout.shard import partition
+
+    handles = [f"sh_{i}" for i in range(4)]
+    shares = partition(handles, 2)
+    assert shares[1] and shares[2], shares  # the fixed handles fall into both shares
+    add_accounts(env.replica, [{"handle": h} for h in handles])
+    assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in handles]).returncode == 0
+    path = accounts_file(tmp_path, handles)
+    for number in (1, 2):
+        seq = max((r["seq"] for r in env.replica.admin.requests()), default=0)
+        proc = env.run("batch", str(path), "--shard", f"{number}/2", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert [r["handle"] for r in json.loads(proc.stdout)["results"]] == shares[number]
+        touched = {r["handle"] for r in env.replica.admin.requests(since=seq) if r["handle"]}
+        assert touched == set(shares[number])
+    assert all(len(env.replica.admin.get_account(h)["logins"]) == 1 for h in handles)
+    assert len({run for run, _, _ in db_rows(env)}) == 2 and sorted(h for _, h, _ in db_rows(env)) == sorted(handles)
+
+
 # ---- the challenge circuit breaker -----------------------------------------------------------------
 
 
@@ -367,6 +390,10 @@ def _run_server(tmp_path, *, unsafe: bool):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        try:  # the driver's node process outlives a SIGTERM to the group: no server may outlive the test
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ exit codes, the table and --json, evidence where asked, and no secret in anythin
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import stat
 import uuid
@@ -127,3 +128,19 @@ def test_first_run_at_a_terminal_asks_for_the_password(optout_env, fresh_replica
     store = CredentialStore(load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"], base_url=env.base_url))
     assert store.get(handle).password.get_secret_value() == PASSWORD
     assert find_leaks([PASSWORD], files=env.written_files(), texts=[shown]) == []
+
+
+def test_a_one_shot_run_waits_for_the_rate_limit_reset_and_says_when(optout_env, fresh_replica):
+    """`optout run` goes through the work queue too: X's rate limit on the settings API is waited out
+    (announced with the clock time it resumes), then the account is done."""
+    env, replica = optout_env, fresh_replica
+    handle = _add(env, replica, faults=[{"kind": "rate_limit", "count": 1, "reset_s": 2,
+                                          "path": "/1.1/account/settings.json"}])
+    proc = env.run("run", handle, "-s", "business-partners", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(rf"@{handle} was rate limited: retrying in \d+ s \(at \d\d:\d\d:\d\d\)", " ".join(proc.stderr.split()))
+    (result,) = json.loads(proc.stdout)
+    assert result["outcome"] == "ok" and result["settings"][0]["outcome"] == "turned_off"
+    assert replica.admin.get_account(handle)["settings"][BP] is False
+    api = [r["status"] for r in replica.admin.requests(handle=handle) if r["path"].endswith("/account/settings.json")]
+    assert api[0] == 429 and 200 in api[1:]  # X did refuse first, then answered after the wait

@@ -15,13 +15,14 @@ import pytest_asyncio
 from optout import catalog
 from optout.browser import open_browser
 from optout.config import Settings, load_settings
-from optout.errors import RateLimited, XKeepsFailing
+from optout.errors import RateLimited, UiChanged, XKeepsFailing
 from optout.x import settings as driver
 from optout.x.responses import XResponses
 from tests.replica_truth import truth_fields
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "correct horse battery staple 42"
+SETTINGS_API = "/1.1/account/settings.json"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -207,6 +208,28 @@ async def test_something_went_wrong_is_retried(replica, open_page):
     page, handle = await open_page(faults=[{"kind": "went_wrong", "count": 2}])
     route, before, _, after = await _turn_off(page, spec, _settings(replica))
     assert (route, before, after) == ("direct", True, False)
+
+
+# A changed page: its box now saves another field (the page script renames the field it posts).
+_SAVES_THE_WRONG_FIELD = """(() => { const fetch0 = window.fetch;
+  window.fetch = (url, opts) => fetch0(url, opts && typeof opts.body === "string" ? {...opts, body: opts.body.replace(
+    "allow_sharing_data_for_third_party_personalization=", "allow_grok_personalization=")} : opts); })()"""
+
+
+async def test_a_box_that_saves_another_field_is_clicked_back_and_ui_changed(replica, open_page):
+    spec = catalog.BY_ID["business-partners"]
+    other = "allow_grok_personalization"
+    page, handle = await open_page()
+    await page.add_init_script(_SAVES_THE_WRONG_FIELD)
+    await driver.open_setting(page, spec, _settings(replica), watch(page))
+    with pytest.raises(UiChanged) as caught:
+        await driver.switch_off(page, spec, _settings(replica), watch(page))
+    assert f"saved {other} instead of {spec.api_fields[0]}" in caught.value.message
+    assert "clicked it back" in caught.value.message and caught.value.outcome == "ui_changed"
+    saves = [r for r in replica.admin.requests(handle=handle) if r["method"] == "POST" and r["path"] == SETTINGS_API]
+    assert len(saves) == 2  # the wrong save, then the click that put it back
+    truth = replica.admin.get_account(handle)["settings"]
+    assert truth[other] is True and truth[spec.api_fields[0]] is True  # nothing changed in the end
 
 
 async def test_x_failing_on_every_retry_is_x_keeps_failing(replica, open_page):

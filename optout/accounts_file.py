@@ -29,7 +29,7 @@ SECRET_KEYS = frozenset(
     {"password", "passwd", "pass", "pwd", "secret", "totp", "totp_secret", "otp", "otp_secret",
      "backup_code", "cookie", "cookies", "auth_token", "token", "ct0"}
 )
-CSV_COLUMNS = ("handle", "settings", "tags")
+CSV_COLUMNS = ("handle", "settings", "tags", "proxy")
 MAX_PROBLEMS_SHOWN = 25
 _LIST_SPLIT = re.compile(r"[\s,;|]+")
 NO_SECRETS_HINT = (

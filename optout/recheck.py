@@ -61,7 +61,8 @@ def select_handles(credentials: CredentialStore, handles: Sequence[str], all_acc
             raise BadInput("There are no stored accounts to re-check.", hint="Add one with `optout run @handle`.")
         return keys
     keys = list(dict.fromkeys(normalize_handle(h) for h in handles))
-    unknown = [k for k in keys if not credentials.has(k)]
+    stored = set(credentials.handles())  # a password, a session, or both (an imported session is enough)
+    unknown = [k for k in keys if k not in stored]
     if unknown:
         raise UnknownAccount(f"No stored account for {', '.join('@' + k for k in unknown)}.",
                              hint="Run `optout run @handle` once to store it.")

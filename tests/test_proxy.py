@@ -36,3 +36,17 @@ def test_a_user_without_a_stored_password_is_told_how_to_store_it():
     assert "optout proxy password http://alice@p.example:3128" in str(err.value)
     option = parse_proxy("http://alice@p.example:3128").playwright(lambda proxy: "s3cret")
     assert option == {"server": "http://p.example:3128", "bypass": "<-loopback>", "username": "alice", "password": "s3cret"}
+
+
+def test_an_accounts_file_names_each_accounts_proxy(tmp_path):
+    from optout.accounts_file import load_accounts
+
+    csv = tmp_path / "a.csv"
+    csv.write_text("handle,proxy\nalice,socks5://10.0.0.7:1080\nbob,\n")
+    alice, bob = load_accounts(csv).accounts
+    assert (alice.proxy, bob.proxy) == ("socks5://10.0.0.7:1080", None)
+    bad = tmp_path / "b.csv"
+    bad.write_text("handle,proxy\nalice,http://u:pw-in-file@10.0.0.7:3128\n")
+    with pytest.raises(BadInput) as err:
+        load_accounts(bad)
+    assert "keyring" in str(err.value) and "pw-in-file" not in str(err.value)

@@ -305,3 +305,29 @@ def test_retention_prunes_routine_runs_and_verify_still_passes(env):
     assert verify.returncode == 0, verify.stdout
     again = env.run("prune", "--older-than-days", "0", "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["removed"] == []  # no routine run left but the newest
+
+
+def test_a_dead_session_without_a_password_is_named_with_the_command_that_renews_it(env, inbox):
+    """An account kept by its session alone (imported, no password): when X ends that session, the
+    recheck's notification names the account and the command that renews it; nothing is typed."""
+    handle = "rc_sess_" + uuid.uuid4().hex[:6]
+    env.replica.admin.add_account({"handle": handle, "password": password_of(handle)})
+    assert env.run("accounts", "add", handle, "--password-stdin", input=password_of(handle) + "\n").returncode == 0
+    assert env.run("login", handle).returncode == 0
+    settings = load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"], base_url=env.base_url,
+                             state_dir=env.env["OPTOUT_STATE_DIR"])
+    session = CredentialStore(settings).load_session(handle)
+    cookies = [session.auth_token.get_secret_value(), session.ct0.get_secret_value()]
+    assert env.run("accounts", "remove", handle).returncode == 0
+    assert env.run("session", "import", handle, "--stdin", input="\n".join(cookies) + "\n").returncode == 0
+    env.replica.admin.expire_sessions(handle)
+    logins = len(env.replica.admin.get_account(handle)["logins"])
+
+    proc = env.run("recheck", "@" + handle)
+
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert len(env.replica.admin.get_account(handle)["logins"]) == logins  # no login was tried
+    message = " ".join(inbox.received[-1]["body"]["message"].split())
+    assert f"@{handle} needs a person" in message and f"session of @{handle} has ended" in message
+    assert f"optout session import {handle} --from-browser" in message
+    assert find_leaks(cookies + [password_of(handle)], files=env.written_files(), texts=env.outputs) == []

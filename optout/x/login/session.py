@@ -188,6 +188,12 @@ async def ensure_session(
     async def work() -> bool:
         if await _reuse_session(a, store):
             return False
+        if not store.has(a.handle) and store.load_session(a.handle, include_expired=True) is not None:
+            raise NeedsHuman(
+                f"The stored X session of @{a.handle} has ended, and no password is stored to log in again.",
+                hint=f"Renew it from your own browser: `optout session import {a.handle} --from-browser chrome` "
+                     f"(or chromium, brave, edge, firefox, safari), or `optout login {a.handle} --interactive`.",
+                url=a.page.url)
         a.creds = store.get(a.handle)
         await context.clear_cookies()  # a dead session's cookies must not ride along into the login
         await log_in(a)

@@ -148,6 +148,17 @@ def check_base_url(settings: Settings) -> Check:
     return Check(name="base URL", ok=True, required=False, detail=f"{settings.base_url} answered HTTP {status}")
 
 
+def check_last_recheck(settings: Settings) -> Check:
+    from optout import recheck_failure
+
+    failure = recheck_failure.load(settings)
+    if failure is None:
+        return Check(name="last recheck", ok=True, required=False, detail="no failed recheck on record")
+    return Check(name="last recheck", ok=False, required=False, detail=failure.sentence()
+                 + ("" if failure.notified else " (not yet notified: the next recheck sends it again)"),
+                 fix="Fix the cause, then run `optout recheck --all` (a recheck that runs clears this).")
+
+
 def check_login_paths(settings: Settings) -> list[Check]:
     """The ways into X this machine has, best first when X refuses the automatic login (README, "When X
     refuses the automatic login"); local browser sessions are found by cookie names, nothing decrypted."""
@@ -189,5 +200,5 @@ def run_doctor(settings: Settings, *, browser_only: bool = False) -> DoctorRepor
         return DoctorReport(checks=[check_browser(settings)])
     return DoctorReport(checks=[check_browser(settings), check_keyring(settings), *check_dirs(settings),
                                 check_evidence_size(settings), check_strings(settings), check_site(settings),
-                                check_base_url(settings),
+                                check_base_url(settings), check_last_recheck(settings),
                                 *check_login_paths(settings)])

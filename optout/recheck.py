@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from optout import catalog, notify, observations, policy
+from optout import catalog, notify, observations, policy, recheck_failure
 from optout.browser import BrowserSession, open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
@@ -161,5 +161,14 @@ def _finish(settings: Settings, store: Store, report: RecheckReport, notify_alwa
 
 
 def run_recheck(settings: Settings, handles: Sequence[str] = (), **options) -> RecheckReport:
-    """The CLI's entry: `recheck` in its own event loop."""
-    return asyncio.run(recheck(settings, handles, **options))
+    """The CLI's entry: `recheck` in its own event loop. A recheck that cannot run leaves a failure record
+    and says so where it can (recheck_failure.py); one that runs delivers and clears an earlier one."""
+    try:
+        report = asyncio.run(recheck(settings, handles, **options))
+    except BadInput:
+        raise  # a mistyped command line is answered at once, not a failed scheduled run
+    except BaseException as exc:
+        recheck_failure.record(settings, exc)
+        raise
+    recheck_failure.retry_and_clear(settings)
+    return report

@@ -170,11 +170,14 @@ def print_verify(report, *, as_json: bool) -> None:
 
 # ---- history, policy, recheck, schedule (issue 5: staying opted out) ----
 
-def print_history(entries, *, as_json: bool) -> None:
-    """`optout history`: one row per account per run, newest first."""
+def print_history(entries, *, as_json: bool, recheck_failure=None) -> None:
+    """`optout history`: one row per account per run, newest first; above them a recheck that could not
+    run (in --json it is on stderr only, with every command's note, so the list keeps its shape)."""
     if as_json:
         print_json(entries)
         return
+    if recheck_failure is not None:
+        console.print(f"[bold red]{escape(recheck_failure.sentence())}[/bold red]", highlight=False)
     if not entries:
         console.print("No runs recorded yet.")
         return

@@ -18,6 +18,7 @@ import plistlib
 import shlex
 import shutil
 import subprocess
+import tomllib
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -353,7 +354,27 @@ def plan(settings: Settings, every: str = "daily", backend: str = "auto") -> Pla
         the_plan.notes.insert(0, f"This job runs against {settings.base_url}, not X (x.com): it uses only the "
                               "accounts stored for that site. Unset OPTOUT_BASE_URL (or base_url in config.toml) "
                               "and install again to re-check your X accounts.")
+    unseen = _env_only_settings(settings)
+    if unseen:
+        the_plan.notes.insert(0, f"{', '.join(unseen)} come from this shell's environment; the job does not copy "
+                              f"them (notification URLs hold tokens): put them in {default_config_file()} so the "
+                              "scheduled recheck sees them.")
     return the_plan
+
+
+def _env_only_settings(settings: Settings) -> list[str]:
+    """Settings the recheck needs that only this shell's environment gives (not config.toml): the job
+    would run without them. Secret-bearing ones (notification URLs) are never written into a job."""
+    return [f"OPTOUT_{name.upper()}" for name in ("notify_urls", "proxy", "tsa_url", "prune_after_days")
+            if os.environ.get(f"OPTOUT_{name.upper()}") and name not in _config_keys()]
+
+
+def _config_keys() -> set[str]:
+    try:
+        with default_config_file().open("rb") as fh:
+            return set(tomllib.load(fh))
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()
 
 
 def _run(command: list[str], *, check: bool = True) -> subprocess.CompletedProcess:

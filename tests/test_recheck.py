@@ -331,3 +331,27 @@ def test_a_dead_session_without_a_password_is_named_with_the_command_that_renews
     assert f"@{handle} needs a person" in message and f"session of @{handle} has ended" in message
     assert f"optout session import {handle} --from-browser" in message
     assert find_leaks(cookies + [password_of(handle)], files=env.written_files(), texts=env.outputs) == []
+
+
+def test_a_recheck_that_cannot_run_says_so_everywhere_until_one_runs(env, inbox):
+    """A locked (here: unusable) keyring stops a scheduled recheck: exit 5, a failure record that doctor,
+    history and the next command show, a notification, sent again by the next recheck when it could not
+    go out the first time; the next recheck that runs clears it."""
+    locked = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+              "OPTOUT_NOTIFY_URLS": json.dumps(["json://127.0.0.1:9/nobody-listens"])}
+    failed = env.run("recheck", "--all", extra_env=locked)
+    assert failed.returncode == 5, failed.stdout + failed.stderr
+    doctor = json.loads(env.run("doctor", "--json").stdout)
+    last = next(c for c in doctor["checks"] if c["name"] == "last recheck")
+    assert last["ok"] is False and "did not run" in last["detail"] and "keyring" in last["detail"].lower()
+    assert "not yet notified" in last["detail"]
+    history = env.run("history", "--limit", "1")
+    assert "did not run" in " ".join(history.stdout.split()) and "did not run" in history.stderr
+
+    ran = env.run("recheck", "--all")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    titles = [m["body"]["title"] for m in inbox.received]
+    assert "optout: recheck did not run" in titles  # the first failure's message, delivered late
+    doctor = json.loads(env.run("doctor", "--json").stdout)
+    assert next(c for c in doctor["checks"] if c["name"] == "last recheck")["ok"] is True
+    assert "did not run" not in env.run("history", "--limit", "1").stderr

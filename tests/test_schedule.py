@@ -250,3 +250,14 @@ def test_launchd_and_schtasks_keep_awkward_values(awkward):
     (command,) = schedule.plan(awkward, "daily", "schtasks").commands
     assert command[6] == subprocess.list2cmdline(
         [sys.executable, "-m", "optout", "--base-url", "http://127.0.0.1:8765", "recheck", "--all"])
+
+
+def test_settings_only_in_this_shell_are_named_not_copied(settings, monkeypatch):
+    """A notification URL given by OPTOUT_NOTIFY_URLS at install time would be invisible to the job (and
+    holds a token): the plan says to put it in config.toml, and writes it nowhere."""
+    from optout import schedule
+
+    monkeypatch.setenv("OPTOUT_NOTIFY_URLS", json.dumps([f"json://user:{TOKEN}@127.0.0.1/hook"]))
+    plan = schedule.plan(settings, "daily", "cron")
+    assert any("OPTOUT_NOTIFY_URLS" in note and "config.toml" in note for note in plan.notes)
+    assert TOKEN not in json.dumps(plan.model_dump(mode="json"))

@@ -3,6 +3,8 @@ several commands take, and how a command ends. Nothing heavy is imported here (s
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -40,6 +42,7 @@ class AppState:
 
             self._settings = load_settings(**{**self.overrides, **given})
             configure_file_log(self._settings)
+            _tell_recheck_failure(self._settings)
         elif any(getattr(self._settings, k) != v for k, v in given.items()):
             raise RuntimeError(f"settings already built without {sorted(given)}")  # a bug of ours, not input
         return self._settings
@@ -57,6 +60,15 @@ def done(code: int) -> None:
 def paragraph(text: str | None) -> str | None:
     """A docstring as one paragraph of help: a wrapped docstring line must not break the help text."""
     return " ".join(text.split()) if text else None
+
+
+def _tell_recheck_failure(settings: Settings) -> None:
+    """A scheduled recheck that could not run is told by the next command, whatever it is."""
+    from optout import recheck_failure
+
+    failure = recheck_failure.load(settings)
+    if failure is not None:
+        print(f"Note: {failure.sentence()} (`optout doctor` shows it until a recheck runs.)", file=sys.stderr)
 
 
 def command(group: typer.Typer, name: str | None = None):

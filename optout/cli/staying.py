@@ -31,8 +31,12 @@ def history(
     from optout.credentials import normalize_handle
     from optout.render import print_history
 
-    entries = store.history(state(ctx).settings(), normalize_handle(handle) if handle else None, limit)
-    print_history(entries, as_json=as_json)
+    from optout import recheck_failure
+
+    settings = state(ctx).settings()
+    entries = store.history(settings, normalize_handle(handle) if handle else None, limit)
+    failure = recheck_failure.load(settings)
+    print_history(entries, as_json=as_json, recheck_failure=failure)
     done(0)
 
 

@@ -55,7 +55,10 @@ def db_rows(env) -> list[tuple[int, str, str]]:
     if not db.exists():
         return []
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT run_id, handle, outcome FROM account_results ORDER BY id").fetchall()
+        try:
+            return conn.execute("SELECT run_id, handle, outcome FROM account_results ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # the batch has created the file but not yet its tables
+            return []
 
 
 def scan(env, secrets: list[str]) -> None:

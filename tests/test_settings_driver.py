@@ -213,12 +213,12 @@ async def test_something_went_wrong_is_retried(replica, open_page):
 # A changed page: its box now saves another field (the page script renames the field it posts).
 _SAVES_THE_WRONG_FIELD = """(() => { const fetch0 = window.fetch;
   window.fetch = (url, opts) => fetch0(url, opts && typeof opts.body === "string" ? {...opts, body: opts.body.replace(
-    "allow_sharing_data_for_third_party_personalization=", "allow_grok_personalization=")} : opts); })()"""
+    "allow_sharing_data_for_third_party_personalization=", "allow_ads_personalization=")} : opts); })()"""
 
 
 async def test_a_box_that_saves_another_field_is_clicked_back_and_ui_changed(replica, open_page):
     spec = catalog.BY_ID["business-partners"]
-    other = "allow_grok_personalization"
+    other = "allow_ads_personalization"
     page, handle = await open_page()
     await page.add_init_script(_SAVES_THE_WRONG_FIELD)
     await driver.open_setting(page, spec, _settings(replica), watch(page))

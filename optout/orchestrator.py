@@ -103,7 +103,8 @@ async def run_accounts(
                                      proxy=job.proxy)
 
         try:
-            done = await Scheduler(work, pacing, on_result=record, observer=observer).run(jobs)
+            scheduler = Scheduler(work, pacing, on_result=record, observer=observer)
+            done = await _unless_browser_dies(session, scheduler.run(jobs))
         except PlaywrightError as exc:
             raise EnvironmentProblem(
                 f"The browser stopped in the middle of the run ({first_line(exc)}). Every account that finished "
@@ -121,6 +122,24 @@ async def run_accounts(
         return await with_browser(browser)
     async with open_browser(settings) as session:
         return await with_browser(session)
+
+
+async def _unless_browser_dies(session: BrowserSession, run):
+    """`run`, stopped as soon as the browser disconnects: Playwright can leave a call pending forever on a
+    browser whose process died (seen with new_page over CDP), so waiting for the calls alone could hang.
+    The account in flight is cancelled (its evidence committed as interrupted), then it is a PlaywrightError."""
+    gone = asyncio.Event()
+    session.browser.on("disconnected", lambda _: gone.set())
+    work, watch = asyncio.ensure_future(run), asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    raise PlaywrightError("the browser disconnected")
 
 
 class RetryNotices:

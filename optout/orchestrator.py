@@ -27,7 +27,7 @@ from optout.models import AccountResult, Mode, overall_exit_code
 from optout.prompts import Prompter
 from optout.runner import run_account
 from optout.store import Store
-from optout.work_queue import AccountJob, BatchObserver, Pacing, Scheduler
+from optout.work_queue import AccountJob, BatchObserver, Pacing, QuietObserver, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -142,20 +142,11 @@ async def _unless_browser_dies(session: BrowserSession, run):
     raise PlaywrightError("the browser disconnected")
 
 
-class RetryNotices:
+class RetryNotices(QuietObserver):
     """What a one-shot `optout run` says while it waits (the batch's progress display says it for batch)."""
 
     def __init__(self, tell) -> None:
         self.tell = tell
-
-    def begin(self, total: int) -> None:
-        pass
-
-    def started(self, entry: AccountJob, attempt: int) -> None:
-        pass
-
-    def finished(self, result: AccountResult) -> None:
-        pass
 
     def notice(self, message: str) -> None:
         self.tell(message)

@@ -133,13 +133,20 @@ async def _unless_browser_dies(session: BrowserSession, run):
     work, watch = asyncio.ensure_future(run), asyncio.ensure_future(gone.wait())
     try:
         await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # Ctrl-C (asyncio cancels us): the accounts stop with us, their evidence committed
+        await _stop(work)
+        raise
     finally:
         watch.cancel()
     if work.done():
         return work.result()
+    await _stop(work)
+    raise PlaywrightError("the browser disconnected")
+
+
+async def _stop(work: asyncio.Future) -> None:
     work.cancel()
     await asyncio.gather(work, return_exceptions=True)
-    raise PlaywrightError("the browser disconnected")
 
 
 class RetryNotices(QuietObserver):

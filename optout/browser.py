@@ -138,7 +138,6 @@ class BrowserSession:
         context.set_default_navigation_timeout(s.navigation_timeout_ms)
         return context
 
-
     @asynccontextmanager
     async def account_context(self, *, proxy: dict | None = None) -> AsyncIterator[BrowserContext]:
         """The context one account works in: a fresh one, closed afterwards; or, with

@@ -31,8 +31,24 @@ SYSTEM_BROWSER_PATHS = (
     r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
     r"C:\Program Files\Chromium\Application\chrome.exe",
 )
-# A closed network makes Chromium's own background traffic fail noisily; none of it is needed. The last
-# one keeps Blink from announcing automation (navigator.webdriver), which X refuses logins for.
+# Chromium keeps only the last --disable-features it is given, and Playwright passes its own list first
+# (these, as of Playwright 1.65), so optout's one switch repeats them before adding its own.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding", "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin", "OptimizationHints",
+    "NetworkTimeServiceQuerying", "AimEnabled", "PreconnectToSearch", "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# Browser chrome no page can see. Chromium 15x builds its address-bar popup (a WebUI page of some 400
+# script modules) in every new window, and in headless mode every context is a window: that was about
+# 0.6-0.9 CPU-seconds per account. Autofill asks Google about every form it sees, through the account's
+# proxy too.
+OPTOUT_DISABLED_FEATURES = ("PreloadTopChromeWebUI", "WebUIOmniboxPopup", "WebUIOmniboxAimPopup",
+                            "AutofillServerCommunication")
+# A closed network makes Chromium's own background traffic fail noisily; none of it is needed. The
+# AutomationControlled one keeps Blink from announcing automation (navigator.webdriver), which X refuses
+# logins for.
 LAUNCH_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
@@ -40,6 +56,7 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-quic",
     "--disable-blink-features=AutomationControlled",
+    "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + OPTOUT_DISABLED_FEATURES),
 ]
 # Playwright's own switch that tells pages the browser is automated (and shows Chrome's infobar).
 IGNORED_DEFAULT_ARGS = ["--enable-automation"]

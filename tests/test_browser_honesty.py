@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import uuid
 
+import psutil
 import pytest
 from playwright.async_api import async_playwright
 
-from optout.browser import open_browser
+from optout.browser import OPTOUT_DISABLED_FEATURES, open_browser
 from optout.config import load_settings
 
 
@@ -43,6 +44,7 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
         context = await browser.new_context()
         seen, headers = await _seen(context, replica.base_url + "/")
         await context.close()
+        switches = _disable_features_switches()
     assert seen["webdriver"] is False
     for ua in (seen["ua"], seen["worker"]["ua"], headers["user-agent"]):
         assert "Headless" not in ua and f"Chrome/{browser.version.split('.')[0]}." in ua
@@ -51,6 +53,25 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
     assert "Headless" not in headers.get("sec-ch-ua", "") and "Chromium" in headers["sec-ch-ua"]
     assert seen["langs"] == seen["worker"]["langs"] == ["de-DE"]
     assert headers["accept-language"].split(",")[0] == "de-DE"
+    # Chromium obeys only the last --disable-features: optout's must keep every feature Playwright's
+    # own switch (passed first) turns off, and add its own.
+    assert len(switches) >= 2
+    effective = switches[-1]
+    for earlier in switches[:-1]:
+        assert earlier <= effective, f"Playwright also disables {sorted(earlier - effective)}"
+    assert set(OPTOUT_DISABLED_FEATURES) <= effective
+
+
+def _disable_features_switches() -> list[set[str]]:
+    """The --disable-features switches of the Chromium this test process launched, in order."""
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmdline = proc.cmdline()
+        except psutil.Error:
+            continue
+        if "--remote-debugging-pipe" in cmdline and not any(a.startswith("--type=") for a in cmdline):
+            return [set(a.split("=", 1)[1].split(",")) for a in cmdline if a.startswith("--disable-features=")]
+    raise AssertionError("optout's Chromium process was not found")
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -127,13 +127,13 @@ async def _find_link(page: Page, links: Locator, slug: str, strings, settings: S
     while time.monotonic() < deadline:
         responses.raise_if_hit()
         _raise_if_logged_out(page)
-        await _clear_overlays(page)
+        state = await _look_clearing_overlays(page)
         found = await links.evaluate_all(_LINKS_JS)
         by_href = [i for i, (href, _) in enumerate(found) if urlsplit(href).path.rstrip("/").endswith("/" + slug)]
         by_title = [i for i, (_, text) in enumerate(found) if texts.says(text, titles)]
         if by_href or by_title:
             return links.nth((by_href or by_title)[0])
-        if await _drawn(page):
+        if state.drawn:
             drawn_since = drawn_since or time.monotonic()
             if time.monotonic() - drawn_since > GRACE_S:
                 return None
@@ -147,7 +147,7 @@ async def _click_when_ready(page: Page, target: Locator, settings: Settings, res
     while not await _visible(target):
         responses.raise_if_hit()
         _raise_if_logged_out(page)
-        await _clear_overlays(page)
+        await _look_clearing_overlays(page)
         if time.monotonic() > deadline:
             await target.wait_for(state="visible", timeout=1)  # raises Playwright's timeout
         await asyncio.sleep(POLL_S)
@@ -158,6 +158,63 @@ async def _click_when_ready(page: Page, target: Locator, settings: Settings, res
 async def _clear_overlays(page: Page) -> None:
     await dismiss_overlays(page)
     await sheets.clear(page)
+
+
+@dataclass(frozen=True)
+class _Look:
+    """What one poll needs to know about the page, read in one round trip: a wait polls ten times a
+    second, and one browser call per question was most of the CPU optout itself cost per page."""
+
+    loading: bool = False
+    heading: bool = False
+    not_found: bool = False
+    controls: int = 0
+    overlay: bool = False  # a cookie banner, welcome dialog or sheet is showing: clearing it is due
+
+    @property
+    def drawn(self) -> bool:
+        return not self.loading and self.heading
+
+
+# Visible as Playwright's is_visible means it: laid out with a non-empty box, not visibility:hidden.
+_LOOK_JS = """(root, sel) => {
+  const shown = (el) => {
+    if (!el) return false;
+    if (getComputedStyle(el).display === 'contents') return [...el.children].some(shown);
+    if (!el.checkVisibility({visibilityProperty: true})) return false;
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
+  const all = (s) => [...document.querySelectorAll(s)];
+  const controls = new Set(all(sel.pane).flatMap((pane) => [...pane.querySelectorAll(sel.controls)]));
+  return {
+    loading: shown(document.querySelector(sel.loading)),
+    heading: all(sel.heading).length > 0,
+    not_found: all(sel.not_found).length > 0,
+    controls: controls.size,
+    overlay: shown(document.querySelector(sel.banner)) || shown(document.querySelector(sel.welcome))
+      || all(sel.sheet).some(shown),
+  };
+}"""
+_LOOK_SELECTORS = {
+    "loading": screens.LOADING, "heading": screens.PAGE_HEADING, "not_found": screens.NOT_FOUND_PANE,
+    "pane": controls.PANE, "controls": controls.CONTROLS, "banner": screens.COOKIE_BANNER,
+    "welcome": screens.WELCOME_DIALOG, "sheet": sheets.SHEET,
+}
+
+
+async def _look(page: Page) -> _Look:
+    """The page as it is now (waiting out a navigation in progress, as a locator does)."""
+    return _Look(**await page.locator(":root").evaluate(_LOOK_JS, _LOOK_SELECTORS))
+
+
+async def _look_clearing_overlays(page: Page) -> _Look:
+    """The page, with any banner, dialog or sheet cleared first (and the page looked at again after)."""
+    look = await _look(page)
+    if not look.overlay:
+        return look
+    await _clear_overlays(page)
+    return await _look(page)
 
 
 async def _settle(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses, *,
@@ -174,8 +231,8 @@ async def _settle(page: Page, spec: SettingSpec, settings: Settings, responses: 
     while True:
         watch.raise_if_hit()
         _raise_if_logged_out(page)
-        await _clear_overlays(page)
-        if await _drawn(page):
+        look = await _look_clearing_overlays(page)
+        if look.drawn:
             if watch.api_failures > failures:
                 reloads += 1
                 if reloads > RETRIES:
@@ -189,15 +246,14 @@ async def _settle(page: Page, spec: SettingSpec, settings: Settings, responses: 
                 await page.reload()
                 drawn_since, deadline = None, time.monotonic() + timeout
                 continue
-            if await page.locator(screens.NOT_FOUND_PANE).count() or not here(page.url):
+            if look.not_found or not here(page.url):
                 return False
-            if await controls.pane_controls(page).count() >= max(1, len(spec.page.required)):
-                await _clear_overlays(page)  # a sheet drawn with the page, after this loop's first look
+            if look.controls >= max(1, len(spec.page.required)) or (
+                    drawn_since and time.monotonic() - drawn_since > GRACE_S):
+                if look.overlay:  # a sheet drawn with the page, after this poll cleared one
+                    await _clear_overlays(page)
                 return True
             drawn_since = drawn_since or time.monotonic()
-            if time.monotonic() - drawn_since > GRACE_S:
-                await _clear_overlays(page)
-                return True
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(POLL_S)
@@ -210,12 +266,6 @@ def _at_slug(slug: str) -> Callable[[str], bool]:
 
 def _at_path(path: str) -> Callable[[str], bool]:
     return lambda url: urlsplit(url).path.rstrip("/") == path.rstrip("/")
-
-
-async def _drawn(page: Page) -> bool:
-    if await _visible(page.locator(screens.LOADING).first):
-        return False
-    return await page.locator(screens.PAGE_HEADING).count() > 0
 
 
 def _raise_if_logged_out(page: Page) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from optout.browser import LAUNCH_ARGS, find_browser
 from optout.config import load_settings
@@ -37,12 +38,30 @@ from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    """pytest-playwright's sync browser lives for the rest of the session once started, and while it
-    lives the main thread looks like it runs an event loop, which breaks every asyncio test after it.
-    So the tests that use it run last (after pytest-playwright's own reordering)."""
-    items.sort(key=lambda item: "playwright" in getattr(item, "fixturenames", ()))
+@pytest.fixture(scope="module")
+def playwright():
+    """pytest-playwright's sync Playwright, for one module at a time instead of the whole session: while
+    it runs, the main thread looks like it runs an event loop, which breaks every asyncio test after it
+    (in whatever order the tests run, across xdist workers too)."""
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(playwright, device, base_url):
+    return {**(playwright.devices[device] if device else {}), **({"base_url": base_url} if base_url else {})}
+
+
+@pytest.fixture(scope="module")
+def browser(browser_type, browser_type_launch_args):
+    browser = browser_type.launch(**browser_type_launch_args)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="session")

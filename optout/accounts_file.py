@@ -6,10 +6,8 @@ the keyring (`optout accounts import`), so a password-like key is refused withou
 
 from __future__ import annotations
 
-import csv
 import functools
 import gc
-import io
 import re
 import tomllib
 from collections.abc import Callable, Iterable
@@ -22,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from optout import catalog
 from optout.credentials import normalize_handle
+from optout.csv_rows import CsvError, first_of_each_handle, read_rows
 from optout.proxy import parse_proxy
 from optout.errors import BadInput, OptoutError
 
@@ -164,18 +163,9 @@ def _gc_paused():
 
 
 def _validate(items: RawItems, problems: list[str]) -> list[AccountEntry]:
-    accounts: list[AccountEntry] = []
-    first_seen: dict[str, str] = {}
-    for where, raw in items:
-        entry = _validate_one(where, raw, problems)
-        if entry is None:
-            continue
-        if entry.key in first_seen:
-            problems.append(f"{where('handle')}: handle @{entry.key} appears twice (first at {first_seen[entry.key]})")
-            continue
-        first_seen[entry.key] = where(None)
-        accounts.append(entry)
-    return accounts
+    checked = [(where, entry) for where, raw in items if (entry := _validate_one(where, raw, problems)) is not None]
+    kept = first_of_each_handle(checked, lambda pair: pair[1].key, lambda pair: pair[0]("handle"), problems)
+    return [entry for _, entry in kept]
 
 
 def _validate_one(where: Where, raw: object, problems: list[str]) -> AccountEntry | None:
@@ -328,12 +318,10 @@ def _yaml_where(path: Path, node: yaml.Node, n: int) -> Where:
 
 
 def _load_csv(text: str, path: Path) -> tuple[RawItems, list[str]]:
-    reader = csv.reader(io.StringIO(text))
     try:
-        rows = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        return [], [f"{path} line {reader.line_num}: not valid CSV: {exc}"]
-    rows = [(n, row) for n, row in rows if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
+        rows = read_rows(text)
+    except CsvError as exc:
+        return [], [f"{path} line {exc.line}: not valid CSV: {exc}"]
     if not rows:
         return [], []
     header_line, header = rows[0]

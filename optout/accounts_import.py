@@ -8,8 +8,6 @@ telling the user to delete it."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -18,6 +16,7 @@ from pydantic import BaseModel, SecretStr
 
 from optout.accounts import normalize_totp_secret, refuse_terminal
 from optout.credentials import Credentials, CredentialStore, normalize_handle
+from optout.csv_rows import CsvError, first_of_each_handle, read_rows
 from optout.errors import BadInput, OptoutError
 
 HEADER = ("handle", "password", "totp")
@@ -77,27 +76,15 @@ def _read(source: str, stdin: TextIO) -> str:
 
 
 def _parse(text: str, source: str) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        # Cells as written: a password keeps its spaces (handles and TOTP secrets are trimmed in _row).
-        raw = [(reader.line_num, row) for row in reader]
-    except csv.Error:
-        raise BadInput(f"{source} line {reader.line_num}: not valid CSV.", hint=_HINT) from None
-    raw = [(n, row) for n, row in raw if any(c.strip() for c in row) and not row[0].lstrip().startswith("#")]
+        raw = read_rows(text)  # handles and TOTP secrets are trimmed in _row, passwords never
+    except CsvError as exc:
+        raise BadInput(f"{source} line {exc.line}: not valid CSV.", hint=_HINT) from None
     problems: list[str] = []
     if raw and {"handle", "password"} <= {c.strip().lower() for c in raw[0][1]}:
         raw = _by_header(source, raw, problems)
-    rows: list[_Row] = []
-    seen: dict[str, int] = {}
-    for line, cells in raw:
-        row = _row(source, line, cells, problems)
-        if row is None:
-            continue
-        if row.handle in seen:
-            problems.append(f"{source} row {line}: @{row.handle} appears twice (first in row {seen[row.handle]})")
-            continue
-        seen[row.handle] = line
-        rows.append(row)
+    parsed = [row for line, cells in raw if (row := _row(source, line, cells, problems)) is not None]
+    rows = first_of_each_handle(parsed, lambda row: row.handle, lambda row: f"{source} row {row.line}", problems)
     if not problems and not rows:
         problems.append(f"{source}: no accounts found")
     if problems:

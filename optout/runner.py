@@ -50,12 +50,13 @@ async def run_account(
     setting_ids: Sequence[str] | None = None,
     store: CredentialStore,
     prompter: Prompter | None = None,
-    policy_version: str | None = None,
+    policy_version: str | None | asyncio.Future = None,
     proxy: str | None = None,
 ) -> AccountResult:
     """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting.
     `policy_version` (effective date and text hash of X's privacy policy, as the command read it when it
-    started) goes into the receipt, so evidence says which policy the opt-out answered."""
+    started, or a Future of it, read meanwhile) goes into the receipt, so evidence says which policy the
+    opt-out answered."""
     handle = normalize_handle(handle)
     specs = catalog.select(list(setting_ids) if setting_ids else None)
     evidence = EvidenceRun(settings.evidence_root, handle, credentials=store, tsa_url=settings.tsa_url)
@@ -71,9 +72,21 @@ async def run_account(
         async with browser.account_context(proxy=option) as context:
             await _run_job(job, evidence, context, specs, policy_version)
     result.finished_at = utcnow()
-    receipt = evidence.write_receipt(job.receipt(policy_version))
+    receipt = evidence.write_receipt(job.receipt(await _policy(policy_version)))
     result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
     return result
+
+
+async def _policy(version: str | None | asyncio.Future) -> str | None:
+    """The policy version, once the command's read of it (started with the browser) has finished."""
+    return await asyncio.shield(version) if isinstance(version, asyncio.Future) else version
+
+
+def _policy_now(version: str | None | asyncio.Future) -> str | None:
+    """The policy version if already known: an interrupted receipt is written at once, not after a read."""
+    if isinstance(version, asyncio.Future):
+        return version.result() if version.done() and not version.cancelled() else None
+    return version
 
 
 def _proxy_option(url: str | None, store: CredentialStore) -> dict | None:
@@ -82,11 +95,11 @@ def _proxy_option(url: str | None, store: CredentialStore) -> dict | None:
 
 
 async def _run_job(job: _AccountJob, evidence: EvidenceRun, context: BrowserContext, specs: list[SettingSpec],
-                   policy_version: str | None) -> None:
+                   policy_version: str | None | asyncio.Future) -> None:
     try:
         await job.run(context, specs)
     except BaseException as exc:  # Ctrl-C, a full disk, the browser gone: commit what was done, marked
-        evidence.write_interrupted(job.receipt(policy_version), exc)
+        evidence.write_interrupted(job.receipt(_policy_now(policy_version)), exc)
         raise
 
 

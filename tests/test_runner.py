@@ -244,6 +244,15 @@ async def test_saved_session_of_another_account_is_not_used(world):
     assert world.replica.admin.get_account(other)["settings"][BP] is False
 
 
+async def test_a_dead_saved_session_seen_on_both_tabs_gets_one_fresh_login(world):
+    world.account()
+    await world.run(mode=Mode.CHECK)
+    world.replica.admin.expire_sessions(world.handle)
+    result = await world.run(mode=Mode.CHECK)
+    assert result.logged_in and [s.outcome for s in result.settings] == ["drift", "drift"]
+    assert [h["outcome"] for h in world.replica.admin.get_account(world.handle)["logins"]] == ["success", "success"]
+
+
 async def test_a_rate_limit_on_one_tab_stops_the_account_and_keeps_the_other_tabs_work(world):
     world.account()
     world.replica.admin.add_fault({"kind": "rate_limit", "handle": world.handle, "reset_s": 300,

@@ -112,6 +112,9 @@ account's requests against its rate limits, so a burst of pages at once looks le
 default selection has two pages; the whole catalog has five."""
 
 
+_Group = list[tuple[int, SettingSpec]]  # the settings one page shows, each with its catalog position
+
+
 @dataclass
 class _Tab:
     """One tab of the account's context and its own watcher of X's answers (a rate limit or failed API
@@ -152,11 +155,13 @@ class _AccountJob:
         return [self.done[i] for i in sorted(self.done)]
 
     async def run(self, context: BrowserContext, specs: list[SettingSpec]) -> None:
-        page = await context.new_page()
-        self.tabs = [_Tab(page, XResponses(page))]  # the login's tab, then the first page's settings
+        groups = _by_page(specs)
+        pages = await asyncio.gather(*(context.new_page() for _ in range(max(1, min(MAX_TABS, len(groups))))))
+        self.tabs = [_Tab(p, XResponses(p)) for p in pages]  # the first: the login's, then a page's settings
+        page = pages[0]
         try:
             await self._login(context, self.tabs[0])
-            stop = await self._all_settings(context, specs)
+            stop = await self._all_settings(context, groups)
             if stop is not None:  # the receipt's failure: that setting, with a screenshot of its tab
                 self.current, page = stop.spec.id, stop.tab.page
                 raise stop.error
@@ -197,18 +202,16 @@ class _AccountJob:
             responses=tab.responses, prompter=self.prompter, shots_dir=self.evidence.dir,
         ) or self.result.logged_in
 
-    async def _all_settings(self, context: BrowserContext, specs: list[SettingSpec]) -> _Stop | None:
-        """Each page's settings in a tab of their own, at most MAX_TABS at once. A failure that ends the
-        account lets the other tabs finish the setting they are on (its evidence is whole) but start no other."""
-        pending = deque(_by_page(specs))
+    async def _all_settings(self, context: BrowserContext, groups: list[_Group]) -> _Stop | None:
+        """Each page's settings in a tab of their own (the tabs opened together, at most MAX_TABS). A failure
+        that ends the account lets the other tabs finish the setting they are on (its evidence is whole) but
+        start no other."""
+        pending = deque(groups)
         stops: list[_Stop] = []
 
-        async def worker(first: bool) -> None:
-            tab = self.tabs[0] if first else None
+        async def worker(tab: _Tab) -> None:
             while pending and not stops:
-                group = pending.popleft()
-                tab = tab or await self._new_tab(context)
-                for index, spec in group:
+                for index, spec in pending.popleft():
                     if stops:
                         return
                     try:
@@ -216,16 +219,10 @@ class _AccountJob:
                     except Exception as exc:  # noqa: BLE001  judged by run(), as on a single page
                         stops.append(_Stop(index, spec, tab, exc))
 
-        async with asyncio.TaskGroup() as group:
-            for i in range(min(MAX_TABS, len(pending))):
-                group.create_task(worker(first=i == 0))
+        async with asyncio.TaskGroup() as workers:
+            for tab in self.tabs:
+                workers.create_task(worker(tab))
         return min(stops, key=lambda s: s.index) if stops else None
-
-    async def _new_tab(self, context: BrowserContext) -> _Tab:
-        page = await context.new_page()
-        tab = _Tab(page, XResponses(page))
-        self.tabs.append(tab)
-        return tab
 
     async def _close_extra_tabs(self) -> None:
         """The tabs opened for the settings, once their evidence is taken (the first one closes with the
@@ -375,7 +372,7 @@ def _url(page: Page) -> str | None:
         return None
 
 
-def _by_page(specs: list[SettingSpec]) -> list[list[tuple[int, SettingSpec]]]:
+def _by_page(specs: list[SettingSpec]) -> list[_Group]:
     """The settings grouped by the page that shows them, each with its catalog position, in catalog order."""
     pages: dict[str, list[tuple[int, SettingSpec]]] = {}
     for index, spec in enumerate(specs):

@@ -238,7 +238,7 @@ async def test_saved_session_of_another_account_is_not_used(world):
     mine = world.account()
     world.store.save_session(mine, theirs)
     result = await world.run(mode=Mode.CHECK)
-    assert result.logged_in and len(world.replica.admin.get_account(mine)["logins"]) == 1
+    assert result.logged_in and len(world.replica.admin.get_account(mine)["logins"]) == 1, (result.outcome, result.message, result.settings)
     assert [s.outcome for s in result.settings] == ["drift", "drift"]  # theirs would read already_off
     assert world.store.load_session(mine).auth_token.get_secret_value() != theirs.auth_token.get_secret_value()
     assert world.replica.admin.get_account(other)["settings"][BP] is False

@@ -74,6 +74,15 @@ def same_account(profile_href: str | None, handle: str) -> bool:
     return not profile_href or profile_href.strip("/").split("/")[0].lower() == handle
 
 
+async def _profile_href(page: Page) -> str | None:
+    """Where the side nav's profile link points now (None: no link drawn)."""
+    profile = page.locator(S.PROFILE_LINK).first
+    try:
+        return await profile.get_attribute("href", timeout=1_000) if await profile.count() else None
+    except PlaywrightError:
+        return None
+
+
 async def session_alive(a: Attempt) -> bool:
     """Open the home page: the logged-in markers mean alive; any login page means not."""
     await a.page.goto(a.settings.url(S.HOME_PATH))
@@ -82,7 +91,8 @@ async def session_alive(a: Attempt) -> bool:
         seen = await read_screen(a)
         if seen.screen is LoginScreen.LOGGED_IN and not on_login_page(seen.url):
             if await usable(a.page, S.LOGGED_IN_MARKERS) is not None:
-                return same_account(seen.profile_href, a.handle)
+                # read now, not from the probe: it may have run while the home page was still drawing
+                return same_account(await _profile_href(a.page) or seen.profile_href, a.handle)
         elif on_login_page(seen.url) or path_of(seen.url) == "/" or seen.screen is not LoginScreen.LOADING:
             return False
         await asyncio.sleep(POLL_S)
@@ -126,12 +136,11 @@ async def prove_on_page(page: Page, handle: str, *, unproven: bool) -> None:
     logged-in page, settings pages included, in the same frame as the page, and its profile link names
     the account (`same_account`, as on the home page). `unproven`: the session was not yet shown alive
     anywhere, so a page without the logged-in markers does not count as logged in either."""
-    profile = page.locator(S.PROFILE_LINK).first
+    href = await _profile_href(page)
     try:
-        href = await profile.get_attribute("href", timeout=1_000) if await profile.count() else None
         logged_in = href is not None or await page.locator(S.LOGGED_IN_MARKERS).count() > 0
     except PlaywrightError:
-        href, logged_in = None, False
+        logged_in = False
     if not same_account(href, handle):
         raise SessionLost(f"The session in the browser belongs to another account than @{handle}.",
                           hint="optout logs in afresh.", url=page.url)

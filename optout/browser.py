@@ -3,6 +3,7 @@ fresh, isolated context per account. Everything that starts a browser goes throu
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -140,6 +141,15 @@ class BrowserSession:
     @property
     def version(self) -> str:
         return self.browser.version
+
+    async def lost(self) -> bool:
+        """Whether the browser died (or the connection to it): a call it broke fails a moment before
+        Playwright hears of the disconnection, so this gives that moment before it answers no."""
+        for _ in range(10):
+            if not self.browser.is_connected():
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     async def new_context(self, *, viewport_width: int | None = None, proxy: dict | None = None) -> BrowserContext:
         """`proxy`: Playwright's proxy option for this account (optout.proxy), if it has one."""

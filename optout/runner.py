@@ -175,6 +175,8 @@ class _AccountJob:
         except OptoutError as exc:
             await self._fail(page, AccountOutcome.ERROR, exc.message, exc.hint, None)
         except PlaywrightError as exc:
+            if await self.browser.lost():
+                raise  # the machine's problem, not the account's: the run stops, and --resume does this account
             # Playwright's first line names the call and the timeout; never a typed value.
             first = first_line(exc)
             await self._fail(page, AccountOutcome.ERROR, f"The browser step failed: {first}", None, None)

@@ -286,6 +286,8 @@ def test_browser_dying_mid_batch_is_exit_5_and_resume_finishes(env, tmp_path, de
     assert "The browser stopped in the middle of the run" in " ".join(err.split()) and "Traceback" not in err
     kept = {h for _, h, _ in db_rows(env)}
     assert 1 <= len(kept) < len(handles)
+    # an account the dying browser broke is not recorded as its own failure: --resume does it again
+    assert {outcome for _, _, outcome in db_rows(env)} == {"ok"}
     resumed = env.run("batch", str(path), "--resume", "--json")  # the session's browser this time
     report = json.loads(resumed.stdout)
     assert set(report["done_before"]) <= kept and {r["handle"] for r in report["results"]} == set(handles)

@@ -150,3 +150,22 @@ def test_state_history_and_logs_are_private(tmp_path):
         pass
     for folder in (tmp_path / "a", settings.state_dir, settings.log_dir):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+class _Browser:
+    """A stand-in for Playwright's Browser that loses its connection `after` looks (None: never)."""
+
+    def __init__(self, after: int | None) -> None:
+        self.after, self.looks = after, 0
+
+    def is_connected(self) -> bool:
+        self.looks += 1
+        return self.after is None or self.looks <= self.after
+
+
+@pytest.mark.parametrize("after, lost", [(0, True), (3, True), (None, False)])
+async def test_a_browser_whose_disconnection_is_heard_a_moment_late_counts_as_lost(after, lost):
+    """A call the dying browser broke fails just before Playwright reports the disconnection: the account
+    must not take the blame (the run stops and --resume does it), so `lost` waits that moment."""
+    session = browser_mod.BrowserSession(load_settings(), None, _Browser(after), None)
+    assert await session.lost() is lost

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from playwright.async_api import Locator, Page, Response
+from playwright.async_api import Locator, Page
 from playwright.async_api import Error as PlaywrightError
 
 from optout import texts

@@ -26,6 +26,7 @@ from playwright.sync_api import sync_playwright
 
 from optout.browser import LAUNCH_ARGS, find_browser
 from optout.config import load_settings
+from worker_keyring import private_keyring
 from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for every test module
     fake_x,
     logged_in,
@@ -36,6 +37,20 @@ from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for 
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+_worker_keyring = contextlib.ExitStack()
+
+
+def pytest_configure(config):
+    """Each xdist worker talks to a keyring of its own (tests/worker_keyring.py), so that any worker can
+    run any test."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("OPTOUT_IN_PRIVATE_KEYRING"):
+        _worker_keyring.enter_context(private_keyring())
+
+
+def pytest_unconfigure(config):
+    _worker_keyring.close()
 
 
 @pytest.fixture(scope="module")

@@ -87,8 +87,8 @@ async def run_accounts(
     if settings.use_browser_session and len(jobs) > 1:
         raise BadInput("--use-browser-session works for one account at a time: accounts never share a browser "
                        f"context, and {len(jobs)} were asked for.", hint="Run each account on its own.")
-    if policy_version is READ_POLICY:
-        policy_version = await policy.version_for_receipts(settings, history)
+    if policy_version is READ_POLICY:  # read while the browser starts and the first account works
+        policy_version = asyncio.ensure_future(policy.version_for_receipts(settings, history))
     asker = prompter if pacing.concurrency == 1 else None
 
     def record(result: AccountResult) -> None:
@@ -118,10 +118,14 @@ async def run_accounts(
                                breaker_opened=done.breaker_opened, rate_limit_waits=done.rate_limit_waits,
                                final_pace_s=done.final_pace_s)
 
-    if browser is not None:
-        return await with_browser(browser)
-    async with open_browser(settings) as session:
-        return await with_browser(session)
+    try:
+        if browser is not None:
+            return await with_browser(browser)
+        async with open_browser(settings) as session:
+            return await with_browser(session)
+    finally:
+        if isinstance(policy_version, asyncio.Future):  # no account got as far as its receipt
+            await _stop(policy_version)
 
 
 async def _unless_browser_dies(session: BrowserSession, run):

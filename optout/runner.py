@@ -9,9 +9,12 @@ machine itself (no keyring, browser gone) propagate.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page
@@ -21,7 +24,7 @@ from optout import __version__, catalog
 from optout.browser import BrowserSession
 from optout.catalog import SettingSpec
 from optout.config import Settings
-from optout.credentials import CredentialStore, normalize_handle
+from optout.credentials import CredentialStore, SessionCookies, normalize_handle
 from optout.errors import AccountFailure, BadInput, EnvironmentProblem, OptoutError, first_line
 from optout.evidence import ClearedSheet, EvidenceRun, Failure, Receipt, SettingRecord, sha256_file
 from optout.files import write_private
@@ -31,7 +34,8 @@ from optout.proxy import parse_proxy
 from optout.x import settings as driver
 from optout.x import sheets
 from optout.x.login import ensure_session
-from optout.x.login.session import ensure_browser_session
+from optout.x.login.screen import on_login_page
+from optout.x.login.session import ensure_browser_session, keep_rotated, prove_on_page, use_saved_session
 from optout.x.responses import XResponses
 
 log = logging.getLogger(__name__)
@@ -46,12 +50,13 @@ async def run_account(
     setting_ids: Sequence[str] | None = None,
     store: CredentialStore,
     prompter: Prompter | None = None,
-    policy_version: str | None = None,
+    policy_version: str | None | asyncio.Future = None,
     proxy: str | None = None,
 ) -> AccountResult:
     """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting.
     `policy_version` (effective date and text hash of X's privacy policy, as the command read it when it
-    started) goes into the receipt, so evidence says which policy the opt-out answered."""
+    started, or a Future of it, read meanwhile) goes into the receipt, so evidence says which policy the
+    opt-out answered."""
     handle = normalize_handle(handle)
     specs = catalog.select(list(setting_ids) if setting_ids else None)
     evidence = EvidenceRun(settings.evidence_root, handle, credentials=store, tsa_url=settings.tsa_url)
@@ -67,9 +72,21 @@ async def run_account(
         async with browser.account_context(proxy=option) as context:
             await _run_job(job, evidence, context, specs, policy_version)
     result.finished_at = utcnow()
-    receipt = evidence.write_receipt(job.receipt(policy_version))
+    receipt = evidence.write_receipt(job.receipt(await _policy(policy_version)))
     result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
     return result
+
+
+async def _policy(version: str | None | asyncio.Future) -> str | None:
+    """The policy version, once the command's read of it (started with the browser) has finished."""
+    return await asyncio.shield(version) if isinstance(version, asyncio.Future) else version
+
+
+def _policy_now(version: str | None | asyncio.Future) -> str | None:
+    """The policy version if already known: an interrupted receipt is written at once, not after a read."""
+    if isinstance(version, asyncio.Future):
+        return version.result() if version.done() and not version.cancelled() else None
+    return version
 
 
 def _proxy_option(url: str | None, store: CredentialStore) -> dict | None:
@@ -78,12 +95,47 @@ def _proxy_option(url: str | None, store: CredentialStore) -> dict | None:
 
 
 async def _run_job(job: _AccountJob, evidence: EvidenceRun, context: BrowserContext, specs: list[SettingSpec],
-                   policy_version: str | None) -> None:
+                   policy_version: str | None | asyncio.Future) -> None:
     try:
         await job.run(context, specs)
     except BaseException as exc:  # Ctrl-C, a full disk, the browser gone: commit what was done, marked
-        evidence.write_interrupted(job.receipt(policy_version), exc)
+        evidence.write_interrupted(job.receipt(_policy_now(policy_version)), exc)
         raise
+
+
+MAX_TABS = 3
+"""At most this many of an account's settings pages load at once, each in its own tab of the account's
+context (settings that share a page, like the two Grok ones, share its tab and go one after the other, so
+no tab clicks on a page another tab has changed). Why not more: every tab is one more renderer's memory
+and drawing on a 2-core machine that batch already keeps busy with several accounts; and X counts an
+account's requests against its rate limits, so a burst of pages at once looks less like a person. The
+default selection has two pages; the whole catalog has five."""
+
+
+_Group = list[tuple[int, SettingSpec]]  # the settings one page shows, each with its catalog position
+
+
+@dataclass
+class _Tab:
+    """One tab of the account's context and its own watcher of X's answers (a rate limit or failed API
+    read on it stops the setting it shows, as on a single page)."""
+
+    page: Page
+    responses: XResponses
+
+
+@dataclass
+class _Stop:
+    """What ended the account on one tab; the first in catalog order becomes the receipt's failure."""
+
+    index: int
+    spec: SettingSpec
+    tab: _Tab
+    error: Exception
+
+
+class _LoginFailedOnAnotherTab(Exception):
+    """The session was lost on several tabs at once, and the fresh login one of them made failed."""
 
 
 class _AccountJob:
@@ -92,20 +144,32 @@ class _AccountJob:
     def __init__(self, browser, settings, store, prompter, evidence: EvidenceRun, result: AccountResult):
         self.browser, self.settings, self.store, self.prompter = browser, settings, store, prompter
         self.evidence, self.result = evidence, result
-        self.records: list[SettingRecord] = []
+        self.done: dict[int, SettingRecord] = {}  # by catalog position, whichever tab finished first
         self.failure: Failure | None = None
         self.current: str | None = None  # the setting being worked on, for the failure record
-        self.responses: XResponses | None = None  # the account page's watcher of X's answers
         self.sheets: list[ClearedSheet] = []
+        self.unproven: SessionCookies | None = None  # a saved session no page has shown alive yet
+        self.logins = 0  # fresh logins after a lost session, so tabs that lose it together log in once
+        self.relogin = asyncio.Lock()
+        self.relogin_failed = False  # then the tabs waiting for that login stop, and its failure is the account's
+        self.tabs: list[_Tab] = []
+
+    @property
+    def records(self) -> list[SettingRecord]:
+        """The settings done so far, in catalog order (the receipt's order, as when one page did them all)."""
+        return [self.done[i] for i in sorted(self.done)]
 
     async def run(self, context: BrowserContext, specs: list[SettingSpec]) -> None:
+        groups = _by_page(specs)
         page = await context.new_page()
-        self.responses = XResponses(page)  # X's answers on this page, for the login and the settings
+        self.tabs = [_Tab(page, XResponses(page))]  # the first: the login's, then a page's settings
         try:
-            await self._login(context, page)
-            for spec in specs:
-                self.current = spec.id
-                self.records.append(await self._setting_with_relogin(context, page, spec))
+            await self._open_tabs(context, page, len(groups))
+            await self._login(context, self.tabs[0])
+            stop = await self._all_settings(context, groups)
+            if stop is not None:  # the receipt's failure: that setting, with a screenshot of its tab
+                self.current, page = stop.spec.id, stop.tab.page
+                raise stop.error
             self.current = None
             self.result.outcome = _account_outcome(self.result.mode, self.records)
         except EnvironmentProblem:
@@ -126,29 +190,105 @@ class _AccountJob:
             await self._fail(page, AccountOutcome.ERROR, f"Unexpected internal error ({type(exc).__name__}).",
                              "Please report it with the log file from the state dir.", None)
         finally:
-            self.result.settings = list(self.records)
+            self.result.settings = self.records
+        await self._close_extra_tabs()
 
-    async def _login(self, context: BrowserContext, page: Page) -> None:
+    async def _open_tabs(self, context: BrowserContext, first: Page, pages: int) -> None:
+        """One more tab per settings page beyond the first (at most MAX_TABS in all), each in a window of its
+        own so that every one is drawn (BrowserSession.page_in_new_window). In the user's own browser
+        (use_browser_session) no window is opened on their screen: one tab does the pages in turn."""
         if self.settings.use_browser_session:
-            await ensure_browser_session(page, self.result.handle, self.settings, self.responses)
             return
+        for _ in range(min(MAX_TABS, pages) - 1):
+            extra = await self.browser.page_in_new_window(context, first)
+            self.tabs.append(_Tab(extra, XResponses(extra)))
+
+    async def _login(self, context: BrowserContext, tab: _Tab, *, fresh: bool = False) -> None:
+        """The first time, a saved session only has its cookies put back: the settings pages prove it
+        (`_proven`). `fresh` (the session was lost on a page): the full check, else a new login."""
+        if self.settings.use_browser_session:
+            await ensure_browser_session(tab.page, self.result.handle, self.settings, tab.responses)
+            return
+        self.unproven = None
+        if not fresh:
+            self.unproven = await use_saved_session(context, self.result.handle, self.store, self.settings)
+            if self.unproven is not None:
+                return
         self.result.logged_in = await ensure_session(
-            context, page, self.result.handle, self.store, self.settings,
-            responses=self.responses, prompter=self.prompter, shots_dir=self.evidence.dir,
+            context, tab.page, self.result.handle, self.store, self.settings,
+            responses=tab.responses, prompter=self.prompter, shots_dir=self.evidence.dir,
         ) or self.result.logged_in
 
-    async def _setting_with_relogin(self, context: BrowserContext, page: Page, spec: SettingSpec) -> SettingRecord:
-        """A session that dies mid-run (X logged it out) gets one fresh login, then the setting again."""
-        try:
-            return await self._setting(page, spec)
-        except driver.SessionLost:
-            await self._login(context, page)
-            return await self._setting(page, spec)
+    async def _all_settings(self, context: BrowserContext, groups: list[_Group]) -> _Stop | None:
+        """Each page's settings in a tab of their own (the tabs opened together, at most MAX_TABS). A failure
+        that ends the account lets the other tabs finish the setting they are on (its evidence is whole) but
+        start no other."""
+        pending = deque(groups)
+        stops: list[_Stop] = []
 
-    async def _setting(self, page: Page, spec: SettingSpec) -> SettingRecord:
+        async def worker(tab: _Tab) -> None:
+            while pending and not stops:
+                for index, spec in pending.popleft():
+                    if stops:
+                        return
+                    try:
+                        self.done[index] = await self._setting_with_relogin(context, tab, spec)
+                    except _LoginFailedOnAnotherTab:
+                        return  # that tab's failure is the account's
+                    except Exception as exc:  # noqa: BLE001  judged by run(), as on a single page
+                        stops.append(_Stop(index, spec, tab, exc))
+
+        async with asyncio.TaskGroup() as workers:
+            for tab in self.tabs:
+                workers.create_task(worker(tab))
+        return min(stops, key=lambda s: s.index) if stops else None
+
+    async def _close_extra_tabs(self) -> None:
+        """The tabs opened for the settings, once their evidence is taken (the first one closes with the
+        context; in the user's own browser, account_context closes every tab optout opened)."""
+        for tab in self.tabs[1:]:
+            try:
+                await tab.page.close()
+            except PlaywrightError:
+                pass
+
+    async def _setting_with_relogin(self, context: BrowserContext, tab: _Tab, spec: SettingSpec) -> SettingRecord:
+        """A session that dies mid-run (X logged it out) gets one fresh login, then the setting again. Tabs
+        that lose it together wait for the one login the first of them makes. A tab that stopped on X's
+        login screen for another reason (the session died, or another tab's login cleared it, while it was
+        busy with the page) lost it too."""
+        logins = self.logins
+        try:
+            return await self._setting(tab, spec)
+        except Exception as exc:
+            if not isinstance(exc, driver.SessionLost) and not on_login_page(_url(tab.page) or ""):
+                raise
+            async with self.relogin:
+                if self.relogin_failed:
+                    raise _LoginFailedOnAnotherTab() from None
+                if self.logins == logins:
+                    self.logins += 1
+                    try:
+                        await self._login(context, tab, fresh=True)
+                    except BaseException:
+                        self.relogin_failed = True
+                        raise
+            return await self._setting(tab, spec)
+
+    async def _proven(self, page: Page) -> None:
+        """The page shows this account logged in (else SessionLost, and a fresh login); the first page to
+        show a saved session alive keeps X's rotated cookies, as the home page check did."""
+        await prove_on_page(page, self.result.handle, unproven=self.unproven is not None)
+        if self.unproven is not None:
+            stored, self.unproven = self.unproven, None
+            await keep_rotated(page.context, self.result.handle, self.store, self.settings, stored)
+
+    async def _setting(self, tab: _Tab, spec: SettingSpec) -> SettingRecord:
+        page = tab.page
         record = SettingRecord(setting=spec.id, outcome=SettingOutcome.NOT_FOUND, at=utcnow())
         try:
-            record.route = await driver.open_setting(page, spec, self.settings, self.responses)
+            record.route = await driver.open_setting(page, spec, self.settings, tab.responses)
+            await self._proven(page)
             record.url, record.moved_to = page.url, driver.moved_to(page, spec)
             states = await driver.read_boxes(page, spec, self.settings)
             keys, record.before = list(states), driver.is_on(spec, states)
@@ -156,12 +296,13 @@ class _AccountJob:
             record.observations = [Observation(**o) for o in driver.unknown_controls(page, spec)]
             record.before_screenshot = await self._shot(page, f"before-{spec.id}", spec, keys)
             if self.result.mode is Mode.APPLY and record.before:
-                await self._switch_off(page, spec, record, keys)
+                await self._switch_off(tab, spec, record, keys)
             else:
                 self._read_only(spec, record)
                 if self.result.mode is Mode.APPLY:
                     record.after_screenshot = await self._shot(page, f"after-{spec.id}", spec, keys)
         except driver.SettingNotFound as exc:
+            await self._proven(page)  # a page that is not this account's is no evidence of anything
             record.url, record.message, record.seen_labels = exc.url or page.url, str(exc), exc.seen
             record.observations = [Observation(**o) for o in driver.unknown_controls(page, spec)] if exc.seen else []
             record.after_screenshot = await self._shot(page, f"notfound-{spec.id}", None, None)
@@ -184,8 +325,12 @@ class _AccountJob:
         return name
 
     def _keep_sheets(self, page: Page) -> None:
-        """Sheets cleared on the way go into the receipt, each with the screenshot taken before."""
+        """Sheets cleared on the way go into the receipt, each with the screenshot taken before. X lays an
+        account's sheet over every page until it is answered, so tabs that load at once may each clear the
+        same one: the receipt names each sheet once, as a single tab would have met it."""
         for cleared in sheets.log_of(page).drain():
+            if any(kept.text == cleared.text for kept in self.sheets):
+                continue
             name = f"sheet-{len(self.sheets) + 1}.png"
             if cleared.png:
                 write_private(self.evidence.dir / name, cleared.png)
@@ -203,8 +348,9 @@ class _AccountJob:
         else:
             record.outcome, record.message = SettingOutcome.WOULD_TURN_OFF, f"Would switch off {spec.title}."
 
-    async def _switch_off(self, page: Page, spec: SettingSpec, record: SettingRecord, keys: list[str]) -> None:
-        save = await driver.switch_off(page, spec, self.settings, self.responses)
+    async def _switch_off(self, tab: _Tab, spec: SettingSpec, record: SettingRecord, keys: list[str]) -> None:
+        page = tab.page
+        save = await driver.switch_off(page, spec, self.settings, tab.responses)
         record.api_fields_saved = save.fields
         record.after = await driver.read_state(page, spec, self.settings)
         record.verified_after_reload = True
@@ -253,6 +399,14 @@ def _url(page: Page) -> str | None:
         return page.url
     except PlaywrightError:
         return None
+
+
+def _by_page(specs: list[SettingSpec]) -> list[_Group]:
+    """The settings grouped by the page that shows them, each with its catalog position, in catalog order."""
+    pages: dict[str, list[tuple[int, SettingSpec]]] = {}
+    for index, spec in enumerate(specs):
+        pages.setdefault(spec.path, []).append((index, spec))
+    return list(pages.values())
 
 
 def _account_outcome(mode: Mode, records: list[SettingRecord]) -> AccountOutcome:

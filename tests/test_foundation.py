@@ -3,6 +3,7 @@ and that tests really run on the Secret Service keyring."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import stat
@@ -113,6 +114,29 @@ async def test_one_browser_isolated_contexts(fresh_replica):
         assert response.ok
         await first.close()
         await second.close()
+
+
+async def test_an_accounts_second_page_opens_in_a_window_of_its_own(fresh_replica):
+    """Chromium draws only a window's front tab, and a click waits for a drawn frame: the pages an
+    account works on at once each get a window (page_in_new_window), in the account's own context."""
+    settings = load_settings(base_url=fresh_replica.base_url)
+    async with open_browser(settings) as session:
+        async with session.account_context() as context:
+            first = await context.new_page()
+            await context.add_cookies([{"name": "probe", "value": "1", "url": settings.base_url}])
+            second = await session.page_in_new_window(context, first)
+            assert second.context is context and second is not first
+            assert await second.context.cookies() == await context.cookies()
+            cdp = await session.browser.new_browser_cdp_session()
+            windows = set()
+            for page in (first, second):
+                target = (await (await context.new_cdp_session(page)).send("Target.getTargetInfo"))["targetInfo"]
+                windows.add((await cdp.send("Browser.getWindowForTarget", {"targetId": target["targetId"]}))["windowId"])
+                await page.goto(settings.url("/en/privacy"))
+            assert len(windows) == 2
+            for page in (first, second):  # each draws frames, neither is a hidden tab behind the other
+                drawn = page.evaluate("new Promise(done => requestAnimationFrame(() => done(true)))")
+                assert await asyncio.wait_for(drawn, timeout=5)
 
 
 def test_keyring_is_the_real_secret_service():

@@ -208,8 +208,29 @@ async def test_session_that_dies_mid_run_gets_one_fresh_login(world):
     assert len(world.replica.admin.get_account(world.handle)["logins"]) == 2
 
 
+BP_PAGE, GROK_PAGE = "/settings/data_sharing_with_business_partners", "/settings/grok_settings"
+
+
+async def test_saved_session_pages_load_at_once_without_the_home_page_receipt_in_catalog_order(world):
+    """With a saved session the two settings pages load in two tabs at once, and the pages themselves
+    prove the session: no home page. The replica logs a request when it answers it, so the Grok page
+    answered before the (slowed) partners page means the Grok tab did not wait for the partners tab."""
+    world.account()
+    assert (await world.run(mode=Mode.CHECK)).logged_in
+    world.replica.admin.add_fault({"kind": "slow", "handle": world.handle, "path": BP_PAGE, "ms": 2_000})
+    world.replica.admin.clear_requests()
+    result = await world.run(mode=Mode.CHECK)
+    assert not result.logged_in and len(world.replica.admin.get_account(world.handle)["logins"]) == 1
+    paths = [r["path"] for r in world.replica.admin.requests() if r["method"] == "GET"]
+    assert "/home" not in paths
+    assert paths.index(GROK_PAGE) < paths.index(BP_PAGE), paths
+    assert [(s.setting, s.outcome) for s in world.receipt(result).settings] == [
+        ("business-partners", "drift"), ("grok-training", "drift")]
+    assert verify_tree(world.settings.evidence_root).ok
+
+
 async def test_saved_session_of_another_account_is_not_used(world):
-    """The home page's side nav names the account it shows; a stored session of another account leads
+    """The settings page's side nav names the account it shows; a stored session of another account leads
     to a fresh login, and nothing read on the other account's pages reaches the receipt."""
     other = world.account(settings={BP: False})
     await world.run(mode=Mode.CHECK)
@@ -221,3 +242,25 @@ async def test_saved_session_of_another_account_is_not_used(world):
     assert [s.outcome for s in result.settings] == ["drift", "drift"]  # theirs would read already_off
     assert world.store.load_session(mine).auth_token.get_secret_value() != theirs.auth_token.get_secret_value()
     assert world.replica.admin.get_account(other)["settings"][BP] is False
+
+
+async def test_a_dead_saved_session_seen_on_both_tabs_gets_one_fresh_login(world):
+    world.account()
+    await world.run(mode=Mode.CHECK)
+    world.replica.admin.expire_sessions(world.handle)
+    result = await world.run(mode=Mode.CHECK)
+    assert result.logged_in and [s.outcome for s in result.settings] == ["drift", "drift"]
+    assert [h["outcome"] for h in world.replica.admin.get_account(world.handle)["logins"]] == ["success", "success"]
+
+
+async def test_a_rate_limit_on_one_tab_stops_the_account_and_keeps_the_other_tabs_work(world):
+    world.account()
+    world.replica.admin.add_fault({"kind": "rate_limit", "handle": world.handle, "reset_s": 300,
+                                   "path": "/i/api/graphql/XaiDataSharingSettingsMutation"})
+    result = await world.run()
+    assert result.outcome == "rate_limited"
+    receipt = world.receipt(result)
+    assert [(s.setting, s.outcome) for s in receipt.settings] == [("business-partners", "turned_off")]
+    assert receipt.failure.setting == "grok-training" and receipt.failure.screenshot in receipt.images
+    assert world.truth()[BP] is False and world.truth()[GROK] is True
+    assert verify_tree(world.settings.evidence_root).ok

@@ -1,5 +1,6 @@
 """The stored session: X's cookies in the keyring, put back into a fresh context, checked alive on the
-home page, renewed by a login only when X no longer accepts them (`ensure_session`). A failed login
+home page (or, for the runner, on the settings pages themselves: `use_saved_session`, `prove_on_page`),
+renewed by a login only when X no longer accepts them (`ensure_session`). A failed login
 leaves a screenshot with every secret input blacked out."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import SecretStr
 
 from optout.config import Settings
 from optout.credentials import CredentialStore, SessionCookies, normalize_handle
-from optout.errors import AccountFailure, NeedsHuman, UiChanged, first_line
+from optout.errors import AccountFailure, NeedsHuman, SessionLost, UiChanged, first_line
 from optout.prompts import Prompter
 from optout.site import ensure_on_site
 from optout.x import screens as S
@@ -116,19 +117,55 @@ async def store_session(a: Attempt, store: CredentialStore) -> None:
     store.save_session(a.handle, session)
 
 
+async def use_saved_session(context: BrowserContext, handle: str, store: CredentialStore,
+                            settings: Settings) -> SessionCookies | None:
+    """Put the stored session's cookies into the context without loading any page, and return them (None:
+    no live session stored). Unproven until a page shows it: the runner's settings pages do that
+    (`prove_on_page`, then `keep_rotated`), so a saved session costs no home page load; a login page or
+    another account there sends the run through `ensure_session`, which checks it on the home page."""
+    stored = store.load_session(handle)
+    if stored is None:
+        return None
+    ensure_on_site(settings.base_url, stored.site, "the session cookies")
+    await context.add_cookies(session_cookie_params(stored, settings))
+    return stored
+
+
+async def prove_on_page(page: Page, handle: str, *, unproven: bool) -> None:
+    """Raise SessionLost unless `page` shows X logged in as `handle`. X draws its side nav on every
+    logged-in page, settings pages included, in the same frame as the page, and its profile link names
+    the account (`same_account`, as on the home page). `unproven`: the session was not yet shown alive
+    anywhere, so a page without the logged-in markers does not count as logged in either."""
+    href = await _profile_href(page)
+    try:
+        logged_in = href is not None or await page.locator(S.LOGGED_IN_MARKERS).count() > 0
+    except PlaywrightError:
+        logged_in = False
+    if not same_account(href, handle):
+        raise SessionLost(f"The session in the browser belongs to another account than @{handle}.",
+                          hint="optout logs in afresh.", url=page.url)
+    if unproven and not logged_in:
+        raise SessionLost(f"The saved X session of @{handle} did not show a logged-in page.",
+                          hint="optout logs in afresh.", url=page.url)
+
+
+async def keep_rotated(context: BrowserContext, handle: str, store: CredentialStore, settings: Settings,
+                       stored: SessionCookies) -> None:
+    """X may rotate a cookie on any logged-in page load; keep the live one in the keyring."""
+    current = await read_session(context, settings)
+    if current and (current.ct0.get_secret_value() != stored.ct0.get_secret_value()
+                    or current.auth_token.get_secret_value() != stored.auth_token.get_secret_value()):
+        store.save_session(handle, current)
+
+
 async def _reuse_session(a: Attempt, store: CredentialStore) -> bool:
-    stored = store.load_session(a.handle)
+    stored = await use_saved_session(a.context, a.handle, store, a.settings)
     if stored is None:
         return False
-    ensure_on_site(a.settings.base_url, stored.site, "the session cookies")
-    await a.context.add_cookies(session_cookie_params(stored, a.settings))
     if not await session_alive(a):
         await a.context.clear_cookies()
         return False
-    current = await read_session(a.context, a.settings)
-    if current and (current.ct0.get_secret_value() != stored.ct0.get_secret_value()
-                    or current.auth_token.get_secret_value() != stored.auth_token.get_secret_value()):
-        store.save_session(a.handle, current)  # X rotated a cookie; keep the live one
+    await keep_rotated(a.context, a.handle, store, a.settings, stored)
     return True
 
 

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     state_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME)))
     config_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_config_dir(APP_NAME)))
+    cache_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP_NAME)))
     evidence_dir: Path | None = None  # default: <data_dir>/evidence
     # After each recheck, remove routine runs (nothing changed, nothing on) older than this; None: keep all.
     prune_after_days: float | None = Field(default=None, ge=0)

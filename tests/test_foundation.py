@@ -139,6 +139,16 @@ async def test_an_accounts_second_page_opens_in_a_window_of_its_own(fresh_replic
                 assert await asyncio.wait_for(drawn, timeout=5)
 
 
+async def test_playwrights_driver_keeps_its_compiled_code_in_a_private_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
+    settings = load_settings(cache_dir=tmp_path / "cache")
+    async with open_browser(settings):
+        assert "NODE_COMPILE_CACHE" not in os.environ  # set only while the driver starts
+    folder = tmp_path / "cache" / "node-compile-cache"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert [p for p in folder.rglob("*") if p.is_file()]  # the driver wrote its code cache there
+
+
 def test_keyring_is_the_real_secret_service():
     """scripts/with-keyring gives the tests a real gnome-keyring over D-Bus, not a dict."""
     import keyring

@@ -53,6 +53,12 @@ def pytest_unconfigure(config):
     _worker_keyring.close()
 
 
+def pytest_collection_modifyitems(config, items):
+    """The tests marked long start first (in pytest-randomly's order among themselves): one of them
+    started last would keep one worker busy for a minute while the others sit idle."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="module")
 def playwright():
     """pytest-playwright's sync Playwright, for one module at a time instead of the whole session: while

@@ -141,6 +141,7 @@ SCENARIOS = {
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.long
 def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
     expected, scenarios, creds = {}, [], []
     for prefix, (count, extras, outcome) in SCENARIOS.items():
@@ -186,6 +187,7 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.long
 def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
     handles = [f"res_{i}" for i in range(8)]
     add_accounts(env.replica, [{"handle": h} for h in handles])
@@ -272,6 +274,7 @@ def test_ctrl_c_keeps_what_finished_and_says_resume(env, tmp_path):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.long
 def test_browser_dying_mid_batch_is_exit_5_and_resume_finishes(env, tmp_path, devtools_browser_proc):
     endpoint, browser = devtools_browser_proc
     handles = [f"die_{i}" for i in range(4)]
@@ -296,6 +299,7 @@ def test_browser_dying_mid_batch_is_exit_5_and_resume_finishes(env, tmp_path, de
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.long
 def test_shards_split_a_batch_between_machines(env, tmp_path):
     """`--shard 1/2` and `--shard 2/2` of one file: each account done by exactly one of them (the
     replica's logins say who touched what), each shard its own resumable run."""
@@ -322,6 +326,7 @@ def test_shards_split_a_batch_between_machines(env, tmp_path):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.long
 def test_challenges_in_a_row_stop_new_logins(env, tmp_path):
     captcha, fine = [f"cap_{i}" for i in range(3)], ["fine_0", "fine_1"]
     add_accounts(env.replica, [{"handle": h, "captcha": True} for h in captcha] + [{"handle": h} for h in fine])

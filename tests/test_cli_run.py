@@ -9,6 +9,8 @@ import json
 import stat
 import uuid
 
+import pytest
+
 from optout.config import load_settings
 from optout.credentials import CredentialStore
 from secrets_scan import find_leaks
@@ -31,6 +33,7 @@ def _posts(replica, handle):
             and r["path"].endswith("/account/settings.json")]
 
 
+@pytest.mark.long
 def test_run_check_drift_verify_and_tamper(optout_env, fresh_replica):
     env, replica = optout_env, fresh_replica
     handle = _add(env, replica)

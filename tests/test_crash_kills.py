@@ -133,6 +133,7 @@ def _assert_one_chain(handle_dir: Path) -> None:
     assert sorted(seen) == _committed_receipts(handle_dir)
 
 
+@pytest.mark.long
 def test_kill_9_at_every_step_of_the_commit_order_and_at_random(tmp_path):
     world = World(tmp_path / "home")
     handle = "alice"
@@ -218,6 +219,7 @@ def _run_under_strace(env, inject: str, *args: str) -> subprocess.CompletedProce
     return proc
 
 
+@pytest.mark.long
 def test_ctrl_c_and_kill_9_of_optout_run(optout_env, fresh_replica):
     env, replica = optout_env, fresh_replica
     password = "pw-" + uuid.uuid4().hex[:10]

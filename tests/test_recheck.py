@@ -100,6 +100,7 @@ def _newest_policy(replica) -> str:
     return max(replica.admin.policy()["versions"], key=lambda v: int(str(v).rsplit("_", 1)[1]))
 
 
+@pytest.mark.long
 def test_policy_change_drift_repair_and_notification(env, inbox):
     replica = env.replica
     # 1. A recheck finds everything still off, and the policy the opt-out read: no login, no settings write,
@@ -183,6 +184,7 @@ def test_report_only_leaves_drift_on_and_exits_4(env, inbox):
     assert find_leaks(_secrets(env), files=env.written_files(), texts=env.outputs) == []
 
 
+@pytest.mark.long
 def test_overlapping_rechecks_wait_or_give_up(env):
     replica = env.replica
     replica.admin.add_fault({"kind": "slow", "handle": None, "count": None, "ms": 250})
@@ -335,6 +337,7 @@ def test_a_dead_session_without_a_password_is_named_with_the_command_that_renews
     assert find_leaks(cookies + [password_of(handle)], files=env.written_files(), texts=env.outputs) == []
 
 
+@pytest.mark.long
 def test_a_recheck_that_cannot_run_says_so_everywhere_until_one_runs(env, inbox):
     """A locked (here: unusable) keyring stops a scheduled recheck: exit 5, a failure record that doctor,
     history and the next command show, a notification, sent again by the next recheck when it could not

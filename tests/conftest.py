@@ -26,7 +26,6 @@ from playwright.sync_api import sync_playwright
 
 from optout.browser import LAUNCH_ARGS, find_browser
 from optout.config import load_settings
-from worker_keyring import private_keyring
 from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for every test module
     fake_x,
     logged_in,
@@ -35,6 +34,7 @@ from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for 
     replica_page,
     replica_server,
 )
+from worker_keyring import private_keyring
 
 ROOT = Path(__file__).resolve().parents[1]
 

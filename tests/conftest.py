@@ -34,7 +34,7 @@ from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for 
     replica_page,
     replica_server,
 )
-from worker_keyring import private_keyring
+from worker_keyring import ensure_keyring_running, private_keyring
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +51,13 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     _worker_keyring.close()
+
+
+@pytest.fixture(autouse=True)
+def _keyring_up():
+    """A test that killed a client of the keyring may have left gnome-keyring aborted: the next test
+    starts with it up again (tests/worker_keyring.py)."""
+    ensure_keyring_running()
 
 
 def pytest_collection_modifyitems(config, items):

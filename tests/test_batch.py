@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.secrets_scan import find_leaks
+from worker_keyring import restart_keyring
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
 GROK = "allow_xai_data_sharing"
@@ -208,6 +209,7 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
     assert 3 <= len(before) < len(handles), "the kill should land mid-batch"
     run_id = before[0][0]
     seq_at_kill = max(r["seq"] for r in env.replica.admin.requests())
+    restart_keyring()  # a client killed mid-call can leave gnome-keyring about to abort (tests/worker_keyring.py)
 
     proc = env.run("batch", str(path), "--resume", "--concurrency", "2", "--json", timeout=600)
     assert proc.returncode == 0, proc.stderr

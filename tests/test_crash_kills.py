@@ -31,6 +31,7 @@ from optout.config import load_settings
 from optout.credentials import CredentialStore
 from optout.evidence import CHAIN, RECEIPT, RUN_FOLDER_RE, Receipt, chain_head, verify_tree
 from optout.store import recorded_receipts
+from worker_keyring import restart_keyring
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is needed (scripts/setup installs it)")
 
@@ -53,11 +54,17 @@ class World:
                                       keyring_service=self.env["OPTOUT_KEYRING_SERVICE"])
 
     def commit(self, handle: str, inject: str | None = None, trace: Path | None = None) -> subprocess.CompletedProcess:
-        """One run's evidence commit, under strace; `inject` e.g. 'fsync:signal=SIGKILL:when=7'."""
+        """One run's evidence commit, under strace; `inject` e.g. 'fsync:signal=SIGKILL:when=7'. A killed
+        run may leave gnome-keyring about to abort: the keyring is restarted after it
+        (tests/worker_keyring.py)."""
         cmd = ["strace", "-qq", "-o", str(trace or os.devnull), "-e", "trace=fsync,rename,write,openat"]
         cmd += ["-e", f"inject={inject}"] if inject else []
         cmd += [sys.executable, str(DRIVER), handle]
-        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
+        try:
+            return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
+        finally:
+            if inject:
+                restart_keyring()
 
     def verify(self):
         hashes, routine = recorded_receipts(self.settings)
@@ -215,6 +222,7 @@ def _run_under_strace(env, inject: str, *args: str) -> subprocess.CompletedProce
            sys.executable, "-m", "optout", *args]
     proc = subprocess.run(cmd, env={**env.env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True,
                           timeout=180, cwd=env.home)
+    restart_keyring()  # the killed run may leave gnome-keyring about to abort (tests/worker_keyring.py)
     env.outputs += [proc.stdout, proc.stderr]
     return proc
 

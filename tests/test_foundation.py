@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -162,6 +164,38 @@ def test_keyring_is_the_real_secret_service():
         assert keyring.get_password("optout-foundation-probe", "user") == "probe-value"
     finally:
         keyring.delete_password("optout-foundation-probe", "user")
+
+
+def test_a_worker_keyring_that_aborted_comes_back_with_its_entries():
+    """gnome-keyring aborts when a client is killed mid-call (the kill tests do that): the worker's keyring
+    is started again on its files, every entry still there, and a dead one fails at once, not after D-Bus
+    activation's 120 s."""
+    import keyring
+    import keyring.errors
+
+    import worker_keyring
+
+    own = worker_keyring._current  # noqa: SLF001
+    if own is None:
+        pytest.skip("runs in an xdist worker (scripts/test), which has a keyring of its own")
+    keyring.set_password("optout-foundation-abort", "user", "kept-value")
+    try:
+        os.kill(own.daemon_pid(), signal.SIGABRT)
+        deadline = time.monotonic() + 10
+        while own.running():  # the bus drops the name once the daemon's socket closes
+            assert time.monotonic() < deadline, "gnome-keyring outlived SIGABRT"
+            time.sleep(0.05)
+        started = time.monotonic()
+        with pytest.raises(Exception, match="not provided by any .service files"):
+            keyring.get_password("optout-foundation-abort", "user")
+        assert time.monotonic() - started < 5
+        with pytest.warns(RuntimeWarning, match="restarted"):
+            assert worker_keyring.ensure_keyring_running() is True
+        assert worker_keyring.ensure_keyring_running() is False
+        assert keyring.get_password("optout-foundation-abort", "user") == "kept-value"
+    finally:
+        worker_keyring.ensure_keyring_running()
+        keyring.delete_password("optout-foundation-abort", "user")
 
 
 def test_replica_is_not_part_of_the_package():

@@ -69,17 +69,18 @@ class WorkerKeyring:
     def _start_daemon(self) -> None:
         env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": self.address, "XDG_DATA_HOME": str(self.folder),
                "XDG_RUNTIME_DIR": str(self.folder)}
+        # cwd: a core dump of an abort (it holds the test secrets) would land in the private folder
         subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"], input=self._unlock, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                       cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         # the daemon's forked child takes the name a moment after its parent exits
         _poll(self.running, "the worker's gnome-keyring did not come up on its bus")
 
     def running(self) -> bool:
         """The keyring answers a Secret Service call. A call, not only its name on the bus: the daemon
         aborts while it handles what a killed client left, so it must get past that queue first."""
-        if not self._owned():
-            return False
         with open_dbus_connection(bus=self.address) as bus:
+            if not bus.send_and_get_reply(message_bus.NameHasOwner(SECRET_SERVICE)).body[0]:
+                return False
             try:
                 bus.send_and_get_reply(new_method_call(SERVICE_OBJECT, "ReadAlias", "s", ("default",)), timeout=30)
             except (DBusErrorResponse, ConnectionError, TimeoutError):

@@ -40,6 +40,7 @@ from optout.errors import BadInput, DiskFull
 from optout.files import make_private_dir, write_private
 from optout.models import AccountOutcome, Mode, SettingResult, utcnow
 from optout.site import is_x
+from optout.stop_signal import stop_signal_text
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +270,9 @@ def account_id_from_twid(twid: str | None) -> str | None:
 
 def _why(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
-        return "stopped by Ctrl-C (SIGINT)"
+        return f"stopped by {stop_signal_text()}"
     if isinstance(exc, asyncio.CancelledError):  # asyncio.run turns Ctrl-C into this; so does a batch stopping
-        return "cancelled: Ctrl-C (SIGINT), or the batch stopped after another account's error"
+        return f"cancelled: {stop_signal_text()}, or the batch stopped after another account's error"
     return f"{type(exc).__name__}: {getattr(exc, 'message', None) or str(exc)}"[:300]
 
 

@@ -265,3 +265,21 @@ def test_ctrl_c_and_kill_9_of_optout_run(optout_env, fresh_replica):
     body = json.loads(verify.stdout)
     assert verify.returncode == 0 and body["problems"] == [] and body["signed"] == body["receipts"] >= 2
     _assert_one_chain(out / handle)
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_and_says_so(optout_env, fresh_replica):
+    """systemd stopping a scheduled recheck, `kill` or a container stopping send SIGTERM: the run stops at
+    its next step with a receipt marked interrupted that names SIGTERM, exit 143 (a shell's code for it),
+    no traceback; verify calls it interrupted, never a problem."""
+    env, replica = optout_env, fresh_replica
+    handle = _add(env, replica, "pw-" + uuid.uuid4().hex[:10])
+    out = env.home / "evidence"
+    stopped = _run_under_strace(env, "rename:signal=SIGTERM:when=1", "run", handle, "--out", str(out))
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stdout + stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    (receipt_path,) = (out / handle).glob(f"*/{RECEIPT}")
+    receipt = Receipt.model_validate_json(receipt_path.read_bytes())
+    assert receipt.interrupted and "SIGTERM" in receipt.interrupted and "Ctrl-C" not in receipt.interrupted
+    assert receipt.outcome == "error"
+    body = json.loads(env.run("verify", str(out), "--json").stdout)
+    assert body["problems"] == [] and any("interrupted" in n["problem"] for n in body["interrupted"])

@@ -18,6 +18,7 @@ import typer
 
 from optout.cli.common import AppState, app, version_option
 from optout.errors import OptoutError
+from optout.stop_signal import TERMINATED_EXIT_CODE, sigterm_as_ctrl_c, terminated
 
 # Importing a domain module registers its commands; `optout --help` lists them in this order.
 from optout.cli import evidence  # noqa: E402,F401  isort:skip
@@ -50,10 +51,15 @@ def main() -> None:
     """Entry point: one place turns expected failures into a paragraph and an exit code.
     Commands end with `raise typer.Exit(code)`; usage errors exit 2 through Typer itself."""
     state = AppState()
-    try:
-        app(obj=state)
-    except OptoutError as error:
-        from optout.render import print_error
+    with sigterm_as_ctrl_c():
+        try:
+            app(obj=state)
+        except OptoutError as error:
+            from optout.render import print_error
 
-        print_error(error, as_json=state.as_json)
-        sys.exit(int(error.exit_code))
+            print_error(error, as_json=state.as_json)
+            sys.exit(TERMINATED_EXIT_CODE if terminated() else int(error.exit_code))
+        except SystemExit:
+            if terminated():
+                sys.exit(TERMINATED_EXIT_CODE)
+            raise

@@ -16,6 +16,12 @@ _received: set[int] = set()
 
 
 def _as_ctrl_c(signum, frame) -> None:
+    if not callable(signal.getsignal(signal.SIGINT)):
+        # SIGINT ignored (a background job of a script): SIGTERM ends the process as it always did,
+        # never swallowed; the evidence is crash-safe either way
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        return
     _received.add(signum)
     signal.raise_signal(signal.SIGINT)
 

@@ -283,3 +283,21 @@ def test_sigterm_ends_a_run_as_ctrl_c_does_and_says_so(optout_env, fresh_replica
     assert receipt.outcome == "error"
     body = json.loads(env.run("verify", str(out), "--json").stdout)
     assert body["problems"] == [] and any("interrupted" in n["problem"] for n in body["interrupted"])
+
+
+def test_sigterm_with_sigint_ignored_still_ends_the_run(optout_env, fresh_replica):
+    """A background job of a script starts with SIGINT ignored; SIGTERM must not be swallowed there
+    (systemd would wait, then kill -9): the process ends by SIGTERM as before, and verify is clean."""
+    env, replica = optout_env, fresh_replica
+    handle = _add(env, replica, "pw-" + uuid.uuid4().hex[:10])
+    out = env.home / "evidence"
+    cmd = ["strace", "-qq", "-o", os.devnull, "-e", "trace=rename", "-e", "inject=rename:signal=SIGTERM:when=1",
+           sys.executable, "-m", "optout", "run", handle, "--out", str(out)]
+    proc = subprocess.run(cmd, env={**env.env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True,
+                          timeout=180, cwd=env.home, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    restart_keyring()
+    env.outputs += [proc.stdout, proc.stderr]
+    assert proc.returncode == -signal.SIGTERM, proc.stdout + proc.stderr  # ended by it, at the first screenshot
+    assert not list((out / handle).glob(f"*/{RECEIPT}"))
+    body = json.loads(env.run("verify", str(out), "--json").stdout)
+    assert body["problems"] == [] and body["interrupted"]

@@ -63,7 +63,6 @@ class WorkerKeyring:
         self.address, pid = started.stdout.split()[:2]
         self.bus_pid = int(pid)
         self._unlock = base64.b64encode(os.urandom(18))  # the keyring's own password, for this run only
-        self.restarts = 0
         self._start_daemon()
 
     def _start_daemon(self) -> None:
@@ -76,10 +75,10 @@ class WorkerKeyring:
         _poll(self.running, "the worker's gnome-keyring did not come up on its bus")
 
     def running(self) -> bool:
-        """The keyring answers a Secret Service call. A call, not only its name on the bus: the daemon
-        aborts while it handles what a killed client left, so it must get past that queue first."""
+        """The keyring answers a Secret Service call. A call, not only its name on the bus: a daemon that
+        is aborting still holds its name."""
         with open_dbus_connection(bus=self.address) as bus:
-            if not bus.send_and_get_reply(message_bus.NameHasOwner(SECRET_SERVICE)).body[0]:
+            if not _name_owned(bus):
                 return False
             try:
                 bus.send_and_get_reply(new_method_call(SERVICE_OBJECT, "ReadAlias", "s", ("default",)), timeout=30)
@@ -89,7 +88,7 @@ class WorkerKeyring:
 
     def _owned(self) -> bool:
         with open_dbus_connection(bus=self.address) as bus:
-            return bus.send_and_get_reply(message_bus.NameHasOwner(SECRET_SERVICE)).body[0]
+            return _name_owned(bus)
 
     def daemon_pid(self) -> int:
         with open_dbus_connection(bus=self.address) as bus:
@@ -104,7 +103,6 @@ class WorkerKeyring:
                       "restarted on its files", RuntimeWarning, stacklevel=3)
         _poll(lambda: not self._owned(), "the dead gnome-keyring kept its name on the bus")
         self._start_daemon()
-        self.restarts += 1
         return True
 
     def restart(self) -> None:
@@ -119,6 +117,10 @@ class WorkerKeyring:
         """The bus goes, and the keyring (which exits with its bus) with it."""
         os.kill(self.bus_pid, signal.SIGTERM)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _name_owned(bus) -> bool:
+    return bus.send_and_get_reply(message_bus.NameHasOwner(SECRET_SERVICE)).body[0]
 
 
 def _poll(condition, failure: str, timeout: float = 10.0) -> None:

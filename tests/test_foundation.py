@@ -171,7 +171,6 @@ def test_a_worker_keyring_that_aborted_comes_back_with_its_entries():
     is started again on its files, every entry still there, and a dead one fails at once, not after D-Bus
     activation's 120 s."""
     import keyring
-    import keyring.errors
 
     import worker_keyring
 

@@ -105,8 +105,8 @@ async def _run_job(job: _AccountJob, evidence: EvidenceRun, context: BrowserCont
 
 MAX_TABS = 3
 """At most this many of an account's settings pages load at once, each in its own tab of the account's
-context, every tab in a window of its own (`_open_tabs`) (settings that share a page, like the two Grok ones, share its tab and go one after the other, so
-no tab clicks on a page another tab has changed). Why not more: every tab is one more renderer's memory
+context, every tab in a window of its own (`_open_tabs`). Settings that share a page, like the two Grok
+ones, share its tab and go one after the other, so no tab clicks on a page another tab has changed. Why not more: every tab is one more renderer's memory
 and drawing on a 2-core machine that batch already keeps busy with several accounts; and X counts an
 account's requests against its rate limits, so a burst of pages at once looks less like a person. The
 default selection has two pages; the whole catalog has five."""
@@ -403,7 +403,7 @@ def _url(page: Page) -> str | None:
 
 def _by_page(specs: list[SettingSpec]) -> list[_Group]:
     """The settings grouped by the page that shows them, each with its catalog position, in catalog order."""
-    pages: dict[str, list[tuple[int, SettingSpec]]] = {}
+    pages: dict[str, _Group] = {}
     for index, spec in enumerate(specs):
         pages.setdefault(spec.path, []).append((index, spec))
     return list(pages.values())

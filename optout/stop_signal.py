@@ -12,24 +12,26 @@ from contextlib import contextmanager
 
 TERMINATED_EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a job ended by SIGTERM
 
-_received: set[int] = set()
+_terminated = False
 
 
 def _as_ctrl_c(signum, frame) -> None:
+    global _terminated
     if not callable(signal.getsignal(signal.SIGINT)):
         # SIGINT ignored (a background job of a script): SIGTERM ends the process as it always did,
         # never swallowed; the evidence is crash-safe either way
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.raise_signal(signal.SIGTERM)
         return
-    _received.add(signum)
+    _terminated = True
     signal.raise_signal(signal.SIGINT)
 
 
 @contextmanager
 def sigterm_as_ctrl_c() -> Iterator[None]:
     """For one command; the handler before it comes back afterwards (tests run commands in-process)."""
-    _received.clear()
+    global _terminated
+    _terminated = False
     try:
         before = signal.signal(signal.SIGTERM, _as_ctrl_c)
     except ValueError:  # not the main thread: signals stay as they are
@@ -42,7 +44,7 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
 
 
 def terminated() -> bool:
-    return signal.SIGTERM in _received
+    return _terminated
 
 
 def stop_signal_text() -> str:

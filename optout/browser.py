@@ -62,7 +62,11 @@ LAUNCH_ARGS = [
 ]
 # Playwright's own switch that tells pages the browser is automated (and shows Chrome's infobar).
 IGNORED_DEFAULT_ARGS = ["--enable-automation"]
-REMOTE_LAUNCH_OPTIONS = json.dumps({"args": LAUNCH_ARGS, "ignoreDefaultArgs": IGNORED_DEFAULT_ARGS})
+# What optout asks a Playwright server to launch. The "chromium" channel is the full build in headless
+# mode, as optout launches it here: without it the server launches its headless shell (see
+# PLAYWRIGHT_CHROMIUM_NAMES). A server honours the channel even without --unsafe; the switches need --unsafe.
+REMOTE_LAUNCH_OPTIONS = json.dumps(
+    {"channel": "chromium", "args": LAUNCH_ARGS, "ignoreDefaultArgs": IGNORED_DEFAULT_ARGS})
 
 NO_BROWSER_HELP = (
     "Install one of: Debian/Ubuntu `sudo apt-get install chromium`; Fedora `sudo dnf install chromium`; "
@@ -78,15 +82,23 @@ class BrowserBinary:
     source: str  # "configured", "playwright" or "system"
 
 
+# The executables of Playwright's full Chromium build (chromium-<revision>/chrome-linux64/chrome and its
+# macOS and Windows twins). Playwright's folder also holds chromium_headless_shell-<revision>, its default
+# for headless launches: that shell names itself "HeadlessChrome" in every request's client hints
+# (Sec-CH-UA), which no context option corrects and which X refuses logins for, so optout never runs it.
+PLAYWRIGHT_CHROMIUM_NAMES = ("chrome", "chrome.exe", "Chromium", "Google Chrome for Testing")
+
+
 def _playwright_chromium() -> Path | None:
-    """Playwright's downloaded Chromium, when `playwright install chromium` has been run."""
+    """Playwright's downloaded full Chromium (the newest revision), when `playwright install chromium`
+    has been run."""
     root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or _default_playwright_cache())
     if not root.is_dir():
         return None
-    names = ("chrome", "chrome.exe", "Chromium", "Google Chrome for Testing", "headless_shell")
-    for candidate in sorted(root.glob("chromium*"), reverse=True):
-        for found in candidate.rglob("*"):
-            if found.name in names and found.is_file() and os.access(found, os.X_OK):
+    builds = [d for d in root.glob("chromium-*") if d.name.removeprefix("chromium-").isdigit()]
+    for build in sorted(builds, key=lambda d: int(d.name.removeprefix("chromium-")), reverse=True):
+        for found in sorted(build.rglob("*")):
+            if found.name in PLAYWRIGHT_CHROMIUM_NAMES and found.is_file() and os.access(found, os.X_OK):
                 return found
     return None
 

@@ -44,7 +44,11 @@ _worker_keyring = contextlib.ExitStack()
 
 def pytest_configure(config):
     """Each xdist worker talks to a keyring of its own (tests/worker_keyring.py), so that any worker can
-    run any test."""
+    run any test. SIGINT reaches every `optout` a test starts: a shell without job control that starts
+    the suite in the background (`scripts/test &` in a script) leaves SIGINT ignored, every child inherits
+    that, and the Ctrl-C tests would see a run that Ctrl-C cannot stop."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("OPTOUT_IN_PRIVATE_KEYRING"):
         _worker_keyring.enter_context(private_keyring())
 

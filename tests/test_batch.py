@@ -377,24 +377,31 @@ def port_open(port: int) -> bool:
 @contextmanager
 def _run_server(tmp_path, *, unsafe: bool):
     """`playwright run-server`, as a browser fleet runs it. This machine has no downloaded Playwright
-    browsers, so the server's browser folder points at the system Chromium (server-side set-up only).
-    `unsafe`: the server honours the launch arguments optout asks for (else its browser announces
-    automation, and the replica, like X, refuses the logins)."""
+    browsers, so the server's browser folder points its full Chromium at the system Chromium (server-side
+    set-up only). Its headless shell, Playwright's default for a headless launch, is a stand-in that
+    cannot start: the batch passes only if optout asked for the full build. `unsafe`: the server honours
+    the launch arguments optout asks for (else its browser announces automation, and the replica, like
+    X, refuses the logins)."""
     import playwright
     from optout.browser import _system_browser
 
     package = Path(playwright.__file__).parent / "driver" / "package"
-    revision = next(b["revision"] for b in json.loads((package / "browsers.json").read_text())["browsers"]
-                    if b["name"] == "chromium-headless-shell")
-    shell = tmp_path / "pw-browsers" / f"chromium_headless_shell-{revision}" / "chrome-headless-shell-linux64"
-    shell.mkdir(parents=True, exist_ok=True)
-    if not (shell / "chrome-headless-shell").exists():
-        (shell / "chrome-headless-shell").symlink_to(_system_browser())
+    revisions = {b["name"]: b["revision"] for b in json.loads((package / "browsers.json").read_text())["browsers"]}
+    browsers = tmp_path / "pw-browsers"
+    full = browsers / f"chromium-{revisions['chromium']}" / "chrome-linux64"
+    shell = (browsers / f"chromium_headless_shell-{revisions['chromium-headless-shell']}"
+             / "chrome-headless-shell-linux64")
+    for folder in (full, shell):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not (full / "chrome").exists():
+        (full / "chrome").symlink_to(_system_browser())
+    (shell / "chrome-headless-shell").write_text("#!/bin/sh\necho 'the headless shell is not for optout' >&2\nexit 1\n")
+    (shell / "chrome-headless-shell").chmod(0o755)
     port = free_port()
     cli = Path(sys.executable).with_name("playwright")
     server = subprocess.Popen([str(cli), "run-server", "--port", str(port), "--host", "127.0.0.1",
                                *(["--unsafe"] if unsafe else [])],
-                              env={**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "pw-browsers")},
+                              env={**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(browsers)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         assert wait_for(lambda: port_open(port)), "run-server did not start"

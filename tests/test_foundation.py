@@ -75,16 +75,34 @@ def test_configured_browser_missing_is_environment_error(monkeypatch):
     assert "apt-get install chromium" in str(info.value)
 
 
+def _executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
 def test_playwright_chromium_preferred_over_system(tmp_path, monkeypatch):
-    build = tmp_path / "chromium-1234" / "chrome-linux"
-    build.mkdir(parents=True)
-    exe = build / "chrome"
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
+    exe = _executable(tmp_path / "chromium-1234" / "chrome-linux" / "chrome")
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     monkeypatch.delenv("OPTOUT_BROWSER", raising=False)
     found = find_browser(load_settings())
     assert (found.path, found.source) == (exe, "playwright")
+
+
+def test_playwright_headless_shell_is_never_chosen(tmp_path, monkeypatch):
+    """`playwright install chromium` puts its headless shell beside the full build; the shell's client
+    hints say HeadlessChrome, which X refuses logins for. Of the full builds, the newest revision."""
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    monkeypatch.delenv("OPTOUT_BROWSER", raising=False)
+    _executable(tmp_path / "chromium_headless_shell-1300" / "chrome-linux" / "headless_shell")  # before 1.57
+    _executable(tmp_path / "chromium_headless_shell-1300" / "chrome-headless-shell-linux64" / "chrome-headless-shell")
+    system = find_browser(load_settings())
+    assert system.source == "system" and "headless" not in str(system.path)  # only a shell: not Playwright's
+    _executable(tmp_path / "chromium-999" / "chrome-linux" / "chrome")
+    newest = _executable(tmp_path / "chromium-1255" / "chrome-linux64" / "chrome")
+    found = find_browser(load_settings())
+    assert (found.path, found.source) == (newest, "playwright")
 
 
 def test_no_browser_anywhere(tmp_path, monkeypatch):

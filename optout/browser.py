@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from optout.config import Settings
 from optout.errors import BrowserNotFound, EnvironmentProblem
-from optout.files import make_private_dir
+from optout.files import make_private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +229,35 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
     args = list(LAUNCH_ARGS)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox on
+    if not settings.headless:
+        return await _start(pw, binary, settings, args), binary
+    return await _start_honest(pw, binary, settings, args), binary
+
+
+async def _start_honest(pw: Playwright, binary: BrowserBinary, settings: Settings, args: list[str]) -> Browser:
+    """Headless Chromium with its own user agent minus "Headless", given at launch (--user-agent), so that
+    pages, their workers and every request agree on it and keep their client hints. A context's
+    user-agent option reaches workers without client hints (navigator.userAgentData.brands empty there
+    and not on the page: a tell). The agent is read off a launch without the switch once per binary, then
+    remembered; a remembered one that no longer matches the browser's version is read again."""
+    agent = _remembered_user_agent(settings, binary)
+    if agent is not None:
+        browser = await _start(pw, binary, settings, [*args, f"--user-agent={agent}"])
+        if _agent_matches(agent, browser.version):
+            return browser
+        await browser.close()  # the browser was upgraded since
+    browser = await _start(pw, binary, settings, args)
+    agent = honest_user_agent(await _own_user_agent(browser) or "")
+    if agent is None:  # nothing to correct
+        return browser
+    await browser.close()
+    _remember_user_agent(settings, binary, agent)
+    return await _start(pw, binary, settings, [*args, f"--user-agent={agent}"])
+
+
+async def _start(pw: Playwright, binary: BrowserBinary, settings: Settings, args: list[str]) -> Browser:
     try:
-        browser = await pw.chromium.launch(
+        return await pw.chromium.launch(
             executable_path=str(binary.path) if binary.path else None,
             headless=settings.headless,
             args=args,
@@ -241,7 +269,40 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
             f"The browser at {binary.path or 'Playwright'} ({binary.source}) could not be started: {first_line}",
             hint="Headed mode needs a display (set DISPLAY or run under xvfb-run). " + NO_BROWSER_HELP,
         ) from None
-    return browser, binary
+
+
+def _agent_matches(agent: str, version: str) -> bool:
+    """Whether `agent` names this browser version, in full or reduced (Chrome/156.0.0.0) form."""
+    found = re.search(r"Chrome/([\d.]+)", agent)
+    return found is not None and found.group(1) in (version, version.split(".")[0] + ".0.0.0")
+
+
+def _user_agents_file(settings: Settings) -> Path:
+    return settings.cache_dir / "user-agents.json"
+
+
+def _remembered_user_agent(settings: Settings, binary: BrowserBinary) -> str | None:
+    try:
+        agent = json.loads(_user_agents_file(settings).read_text()).get(str(binary.path))
+    except (OSError, ValueError, AttributeError):
+        return None
+    return agent if isinstance(agent, str) and "\n" not in agent else None
+
+
+def _remember_user_agent(settings: Settings, binary: BrowserBinary, agent: str) -> None:
+    """Best effort: a cache that cannot be written costs the next command one more launch."""
+    path = _user_agents_file(settings)
+    try:
+        known = json.loads(path.read_text())
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    known[str(binary.path)] = agent
+    try:
+        make_private_dir(path.parent)
+        write_private(path, json.dumps(known, indent=2).encode())
+    except OSError as exc:
+        log.info("could not remember the browser's user agent: %s", type(exc).__name__)
 
 
 def cleartext_warning(endpoint: str) -> str | None:

@@ -6,13 +6,14 @@ it saw); the honest side by what pages, workers and request headers really see i
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import psutil
 import pytest
 from playwright.async_api import async_playwright
 
-from optout.browser import OPTOUT_DISABLED_FEATURES, open_browser
+from optout.browser import OPTOUT_DISABLED_FEATURES, find_browser, open_browser
 from optout.config import load_settings
 
 
@@ -50,6 +51,7 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
         assert "Headless" not in ua and f"Chrome/{browser.version.split('.')[0]}." in ua
     assert not [b for b in seen["brands"] + seen["worker"]["brands"] if "Headless" in b]
     assert "Chromium" in seen["brands"]  # the page's client hints are intact, not blanked
+    assert seen["worker"]["brands"] == seen["brands"]  # a worker agrees with its page (given at launch)
     assert "Headless" not in headers.get("sec-ch-ua", "") and "Chromium" in headers["sec-ch-ua"]
     assert seen["langs"] == seen["worker"]["langs"] == ["de-DE"]
     assert headers["accept-language"].split(",")[0] == "de-DE"
@@ -60,6 +62,26 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
     for earlier in switches[:-1]:
         assert earlier <= effective, f"Playwright also disables {sorted(earlier - effective)}"
     assert set(OPTOUT_DISABLED_FEATURES) <= effective
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_remembered_user_agent_of_an_older_browser_is_read_again(replica, monkeypatch, tmp_path):
+    """The user agent given at launch is remembered per browser binary; after an upgrade the remembered
+    one names another version, and optout reads the browser's own again instead of presenting a stale one."""
+    monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)
+    settings = load_settings(base_url=replica.base_url, cache_dir=tmp_path)
+    binary = str(find_browser(settings).path)
+    stale = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.0.0 Safari/537.36"
+    (tmp_path / "user-agents.json").write_text(json.dumps({binary: stale}))
+    async with open_browser(settings) as browser:
+        context = await browser.new_context()
+        seen, headers = await _seen(context, replica.base_url + "/")
+        await context.close()
+        major = browser.version.split(".")[0]
+    assert f"Chrome/{major}." in seen["ua"] and "Chrome/99." not in headers["user-agent"]
+    assert seen["worker"]["ua"] == seen["ua"] and seen["worker"]["brands"] == seen["brands"]
+    remembered = json.loads((tmp_path / "user-agents.json").read_text())[binary]
+    assert remembered == seen["ua"] and "Headless" not in remembered
 
 
 def _disable_features_switches() -> list[set[str]]:

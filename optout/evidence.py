@@ -227,12 +227,6 @@ class EvidenceRun:
                 stale.unlink(missing_ok=True)
         return path
 
-    async def commit(self, receipt: Receipt) -> Path:
-        """`write_receipt` off the event loop: it can wait up to TSA_TIMEOUT_S for a time-stamping
-        authority, or for another optout's lock on the handle's chain, and a batch's other accounts run on
-        the same loop meanwhile."""
-        return await asyncio.to_thread(self.write_receipt, receipt)
-
     def write_interrupted(self, receipt: Receipt, why: BaseException) -> Path | None:
         """The run stops early (Ctrl-C, a problem of the machine): commit a receipt marked
         interrupted with what was done so far. When even that cannot be written (the disk is full), the

@@ -4,7 +4,6 @@ authority the test starts: a test CA, a TSA certificate (extendedKeyUsage timeSt
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import shutil
@@ -140,41 +139,3 @@ def test_verify_tsa_cert_on_the_command_line(optout_env, tmp_path, tsa):
     (tmp_path / "junk.pem").write_text("junk")
     bad = optout_env.run("verify", str(root), "--tsa-cert", str(tmp_path / "junk.pem"))
     assert bad.returncode == 2 and "not a readable PEM certificate" in bad.stderr
-
-
-def test_a_slow_tsa_holds_up_no_other_account(tmp_path):
-    """The receipt waits for the TSA (up to 10 s); a batch's other accounts go on meanwhile, on the same
-    event loop (EvidenceRun.commit). The TSA answers only once the loop has moved, or gives up after 5 s."""
-    asked, loop_moved, answered_after_the_loop_moved = threading.Event(), threading.Event(), []
-
-    class Slow(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802  (http.server's name)
-            self.rfile.read(int(self.headers["Content-Length"]))
-            asked.set()
-            answered_after_the_loop_moved.append(loop_moved.wait(timeout=5))
-            self.send_response(503)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    run = EvidenceRun(tmp_path / "ev", "alice", tsa_url=f"http://127.0.0.1:{server.server_address[1]}/tsa")
-    receipt = Receipt(tool_version="t", handle="alice", base_url="https://x.com", mode=Mode.APPLY,
-                      outcome=AccountOutcome.OK, started_at=run.started_at)
-
-    async def another_account() -> None:
-        await asyncio.to_thread(asked.wait, 10)
-        loop_moved.set()
-
-    async def batch() -> Path:
-        committed, _ = await asyncio.gather(run.commit(receipt), another_account())
-        return committed
-
-    try:
-        path = asyncio.run(batch())
-    finally:
-        server.shutdown()
-    assert answered_after_the_loop_moved == [True]
-    assert path.is_file() and not (run.dir / TIMESTAMP).exists()  # no answer: no timestamp, the receipt stands

@@ -8,7 +8,6 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -91,17 +90,30 @@ PLAYWRIGHT_CHROMIUM_NAMES = ("chrome", "chrome.exe", "Chromium", "Google Chrome 
 
 
 def _playwright_chromium() -> Path | None:
-    """Playwright's downloaded full Chromium (the newest revision), when `playwright install chromium`
-    has been run."""
+    """Playwright's downloaded full Chromium, when `playwright install chromium` has been run: the
+    revision this Playwright was made for, else the newest (a shared folder may hold several)."""
     root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or _default_playwright_cache())
     if not root.is_dir():
         return None
-    builds = [d for d in root.glob("chromium-*") if d.name.removeprefix("chromium-").isdigit()]
-    for build in sorted(builds, key=lambda d: int(d.name.removeprefix("chromium-")), reverse=True):
-        for found in sorted(build.rglob("*")):
+    revisions = [int(d.name.removeprefix("chromium-")) for d in root.glob("chromium-*")
+                 if d.name.removeprefix("chromium-").isdigit()]
+    expected = _expected_chromium_revision()
+    for revision in sorted(revisions, key=lambda r: (r == expected, r), reverse=True):
+        for found in sorted((root / f"chromium-{revision}").rglob("*")):
             if found.name in PLAYWRIGHT_CHROMIUM_NAMES and found.is_file() and os.access(found, os.X_OK):
                 return found
     return None
+
+
+def _expected_chromium_revision() -> int | None:
+    """The Chromium revision the installed Playwright downloads (its driver's browsers.json)."""
+    import playwright
+
+    try:
+        listed = json.loads((Path(playwright.__file__).parent / "driver" / "package" / "browsers.json").read_text())
+        return int(next(b["revision"] for b in listed["browsers"] if b["name"] == "chromium"))
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
 
 
 def _default_playwright_cache() -> Path:
@@ -238,21 +250,30 @@ async def _start_honest(pw: Playwright, binary: BrowserBinary, settings: Setting
     """Headless Chromium with its own user agent minus "Headless", given at launch (--user-agent), so that
     pages, their workers and every request agree on it and keep their client hints. A context's
     user-agent option reaches workers without client hints (navigator.userAgentData.brands empty there
-    and not on the page: a tell). The agent is read off a launch without the switch once per binary, then
-    remembered; a remembered one that no longer matches the browser's version is read again."""
-    agent = _remembered_user_agent(settings, binary)
-    if agent is not None:
-        browser = await _start(pw, binary, settings, [*args, f"--user-agent={agent}"])
-        if _agent_matches(agent, browser.version):
+    and not on the page: a tell). The agent is read off a launch without the switch once per binary and
+    browser version, then remembered (a launch costs ~0.2 s)."""
+    known = _remembered_user_agent(settings, binary)
+    browser = None
+    if known is not None:
+        try:
+            browser = await _start(pw, binary, settings, [*args, *_agent_switch(known.agent)])
+        except EnvironmentProblem:
+            browser = None  # tried again below without what was remembered
+        if browser is not None and browser.version == known.version:
             return browser
-        await browser.close()  # the browser was upgraded since
-    browser = await _start(pw, binary, settings, args)
-    agent = honest_user_agent(await _own_user_agent(browser) or "")
+        if browser is not None and known.agent is not None:
+            await browser.close()  # launched with another version's agent
+            browser = None
+    browser = browser or await _start(pw, binary, settings, args)
+    own = await _own_user_agent(browser)
+    if own is None:
+        return browser  # pages get the agent per context (open_browser)
+    agent = honest_user_agent(own)
+    _remember_user_agent(settings, binary, _KnownAgent(browser.version, agent))
     if agent is None:  # nothing to correct
         return browser
     await browser.close()
-    _remember_user_agent(settings, binary, agent)
-    return await _start(pw, binary, settings, [*args, f"--user-agent={agent}"])
+    return await _start(pw, binary, settings, [*args, *_agent_switch(agent)])
 
 
 async def _start(pw: Playwright, binary: BrowserBinary, settings: Settings, args: list[str]) -> Browser:
@@ -271,36 +292,49 @@ async def _start(pw: Playwright, binary: BrowserBinary, settings: Settings, args
         ) from None
 
 
-def _agent_matches(agent: str, version: str) -> bool:
-    """Whether `agent` names this browser version, in full or reduced (Chrome/156.0.0.0) form."""
-    found = re.search(r"Chrome/([\d.]+)", agent)
-    return found is not None and found.group(1) in (version, version.split(".")[0] + ".0.0.0")
+@dataclass(frozen=True)
+class _KnownAgent:
+    """What a browser binary of this version presents headless; agent None: nothing to correct."""
+
+    version: str
+    agent: str | None
+
+
+def _agent_switch(agent: str | None) -> list[str]:
+    return [f"--user-agent={agent}"] if agent else []
 
 
 def _user_agents_file(settings: Settings) -> Path:
     return settings.cache_dir / "user-agents.json"
 
 
-def _remembered_user_agent(settings: Settings, binary: BrowserBinary) -> str | None:
+def _remembered_user_agent(settings: Settings, binary: BrowserBinary) -> _KnownAgent | None:
+    """The remembered agent, or None when there is none that could be used as it is (the file is only a
+    cache: anything odd in it costs one more launch, never a strange switch)."""
     try:
-        agent = json.loads(_user_agents_file(settings).read_text()).get(str(binary.path))
-    except (OSError, ValueError, AttributeError):
+        entry = json.loads(_user_agents_file(settings).read_text()).get(str(binary.path))
+        known = _KnownAgent(str(entry["version"]), entry["agent"])
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
-    return agent if isinstance(agent, str) and "\n" not in agent else None
+    agent = known.agent
+    if agent is not None and not (isinstance(agent, str) and agent.isascii() and agent.isprintable()
+                                  and honest_user_agent(agent) is None):
+        return None
+    return known
 
 
-def _remember_user_agent(settings: Settings, binary: BrowserBinary, agent: str) -> None:
+def _remember_user_agent(settings: Settings, binary: BrowserBinary, known: _KnownAgent) -> None:
     """Best effort: a cache that cannot be written costs the next command one more launch."""
     path = _user_agents_file(settings)
     try:
-        known = json.loads(path.read_text())
-        known = known if isinstance(known, dict) else {}
+        entries = json.loads(path.read_text())
+        entries = entries if isinstance(entries, dict) else {}
     except (OSError, ValueError):
-        known = {}
-    known[str(binary.path)] = agent
+        entries = {}
+    entries[str(binary.path)] = {"version": known.version, "agent": known.agent}
     try:
         make_private_dir(path.parent)
-        write_private(path, json.dumps(known, indent=2).encode())
+        write_private(path, json.dumps(entries, indent=2).encode())
     except OSError as exc:
         log.info("could not remember the browser's user agent: %s", type(exc).__name__)
 
@@ -336,7 +370,8 @@ async def _connect(endpoint: str, pw: Playwright) -> Browser:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EnvironmentProblem(
             f"Could not connect to the remote browser at {endpoint}: {first_line}",
-            hint="Start one with `playwright run-server --port N` (then use ws://host:N/) or Chrome with "
+            hint="Start one with `playwright run-server --port N` (then use ws://host:N/; optout asks it for its "
+            "full Chromium, so run `playwright install chromium` there, not --only-shell) or Chrome with "
             "--remote-debugging-port=N (then use http://host:N).",
         ) from None
 

@@ -135,8 +135,12 @@ def _launch_shared_browser(profile: str) -> tuple[subprocess.Popen, str]:
     args = [str(binary.path), *_PLAYWRIGHT_ARGS, *LAUNCH_ARGS, "--remote-debugging-port=0",
             f"--user-data-dir={profile}", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
     proc, endpoint = _start_devtools_browser([*args, "about:blank"])
-    with urllib.request.urlopen(endpoint + "/json/version", timeout=30) as answer:
-        agent = honest_user_agent(json.load(answer)["User-Agent"])
+    try:
+        with urllib.request.urlopen(endpoint + "/json/version", timeout=30) as answer:
+            agent = honest_user_agent(json.load(answer)["User-Agent"])
+    except BaseException:
+        _stop_browser(proc)  # it runs in a session of its own: nothing else would stop it
+        raise
     if agent is None:
         return proc, endpoint
     _stop_browser(proc)

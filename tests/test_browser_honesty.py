@@ -13,6 +13,7 @@ import psutil
 import pytest
 from playwright.async_api import async_playwright
 
+from optout import browser as browser_mod
 from optout.browser import OPTOUT_DISABLED_FEATURES, find_browser, open_browser
 from optout.config import load_settings
 
@@ -65,23 +66,48 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
 
 
 @pytest.mark.asyncio(loop_scope="module")
-async def test_a_remembered_user_agent_of_an_older_browser_is_read_again(replica, monkeypatch, tmp_path):
-    """The user agent given at launch is remembered per browser binary; after an upgrade the remembered
-    one names another version, and optout reads the browser's own again instead of presenting a stale one."""
+async def test_the_user_agent_given_at_launch_is_remembered_and_read_again_after_an_upgrade(
+        replica, monkeypatch, tmp_path):
+    """The agent given at launch is remembered per browser binary and version: the next command launches
+    once with it. After an upgrade (another version remembered) optout reads the browser's own again
+    instead of presenting a stale one; a remembered agent that says Headless is not used."""
     monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)
     settings = load_settings(base_url=replica.base_url, cache_dir=tmp_path)
     binary = str(find_browser(settings).path)
+    remembered = tmp_path / "user-agents.json"
     stale = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.0.0 Safari/537.36"
-    (tmp_path / "user-agents.json").write_text(json.dumps({binary: stale}))
-    async with open_browser(settings) as browser:
-        context = await browser.new_context()
-        seen, headers = await _seen(context, replica.base_url + "/")
-        await context.close()
-        major = browser.version.split(".")[0]
-    assert f"Chrome/{major}." in seen["ua"] and "Chrome/99." not in headers["user-agent"]
+    launches = []
+    real_start = browser_mod._start
+
+    async def counted(pw, binary, settings, args):
+        launches.append([a for a in args if a.startswith("--user-agent=")])
+        return await real_start(pw, binary, settings, args)
+
+    monkeypatch.setattr(browser_mod, "_start", counted)
+
+    async def what_pages_see() -> tuple[dict, dict, str]:
+        async with open_browser(settings) as browser:
+            context = await browser.new_context()
+            seen, headers = await _seen(context, replica.base_url + "/")
+            await context.close()
+            return seen, headers, browser.version
+
+    remembered.write_text(json.dumps({binary: {"version": "99.0.4844.51", "agent": stale}}))
+    seen, headers, version = await what_pages_see()
+    assert f"Chrome/{version.split('.')[0]}." in seen["ua"] and "Chrome/99." not in headers["user-agent"]
     assert seen["worker"]["ua"] == seen["ua"] and seen["worker"]["brands"] == seen["brands"]
-    remembered = json.loads((tmp_path / "user-agents.json").read_text())[binary]
-    assert remembered == seen["ua"] and "Headless" not in remembered
+    assert json.loads(remembered.read_text())[binary] == {"version": version, "agent": seen["ua"]}
+    assert len(launches) == 3  # the stale agent, the browser's own, then the honest one
+
+    launches.clear()
+    again, _, _ = await what_pages_see()
+    assert again["ua"] == seen["ua"] and launches == [[f"--user-agent={seen['ua']}"]]  # one launch
+
+    headless = seen["ua"].replace("Chrome/", "HeadlessChrome/")
+    remembered.write_text(json.dumps({binary: {"version": version, "agent": headless}}))
+    launches.clear()
+    fixed, _, _ = await what_pages_see()
+    assert "Headless" not in fixed["ua"] and [] in launches  # not used: read off a launch without it
 
 
 def _disable_features_switches() -> list[set[str]]:

@@ -92,17 +92,22 @@ def test_playwright_chromium_preferred_over_system(tmp_path, monkeypatch):
 
 def test_playwright_headless_shell_is_never_chosen(tmp_path, monkeypatch):
     """`playwright install chromium` puts its headless shell beside the full build; the shell's client
-    hints say HeadlessChrome, which X refuses logins for. Of the full builds, the newest revision."""
+    hints say HeadlessChrome, which X refuses logins for. Of the full builds, the revision the installed
+    Playwright was made for, else the newest."""
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     monkeypatch.delenv("OPTOUT_BROWSER", raising=False)
-    _executable(tmp_path / "chromium_headless_shell-1300" / "chrome-linux" / "headless_shell")  # before 1.57
-    _executable(tmp_path / "chromium_headless_shell-1300" / "chrome-headless-shell-linux64" / "chrome-headless-shell")
+    expected = browser_mod._expected_chromium_revision()
+    assert expected is not None  # read from the installed Playwright's browsers.json
+    _executable(tmp_path / "chromium_headless_shell-9999" / "chrome-linux" / "headless_shell")  # before 1.57
+    _executable(tmp_path / "chromium_headless_shell-9999" / "chrome-headless-shell-linux64" / "chrome-headless-shell")
     system = find_browser(load_settings())
     assert system.source == "system" and "headless" not in str(system.path)  # only a shell: not Playwright's
     _executable(tmp_path / "chromium-999" / "chrome-linux" / "chrome")
-    newest = _executable(tmp_path / "chromium-1255" / "chrome-linux64" / "chrome")
+    newest = _executable(tmp_path / f"chromium-{expected + 100}" / "chrome-linux64" / "chrome")
+    assert find_browser(load_settings()).path == newest  # 999 < newest, though "chromium-999" sorts after
+    made_for = _executable(tmp_path / f"chromium-{expected}" / "chrome-linux64" / "chrome")
     found = find_browser(load_settings())
-    assert (found.path, found.source) == (newest, "playwright")
+    assert (found.path, found.source) == (made_for, "playwright")
 
 
 def test_no_browser_anywhere(tmp_path, monkeypatch):

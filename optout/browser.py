@@ -89,6 +89,17 @@ class BrowserBinary:
 PLAYWRIGHT_CHROMIUM_NAMES = ("chrome", "chrome.exe", "Chromium", "Google Chrome for Testing")
 
 
+HEADLESS_SHELL_WARNING = ("{path} is a headless shell, not a full Chromium: it says HeadlessChrome in every request's "
+                          "client hints, and X refuses logins from it. Point OPTOUT_BROWSER (config browser_path) at "
+                          "the full Chromium or Chrome, or unset it.")
+
+
+def is_headless_shell(path: Path | None) -> bool:
+    """Chromium's headless shell, by the names it ships under (Debian's chromium-headless-shell,
+    Playwright's chrome-headless-shell and older headless_shell); no full Chrome is named so."""
+    return path is not None and "headless" in path.name.lower()
+
+
 def _playwright_chromium() -> Path | None:
     """Playwright's downloaded full Chromium, when `playwright install chromium` has been run: the
     revision this Playwright was made for, else the newest (a shared folder may hold several)."""
@@ -238,6 +249,10 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
     if settings.browser_endpoint:
         return await _connect(settings.browser_endpoint, pw), None
     binary = find_browser(settings)
+    if is_headless_shell(binary.path):
+        warning = HEADLESS_SHELL_WARNING.format(path=binary.path)
+        log.warning("%s", warning)
+        print(f"Warning: {warning}", file=sys.stderr)
     args = list(LAUNCH_ARGS)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox on

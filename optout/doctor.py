@@ -54,7 +54,7 @@ def _browser_version(path: Path | None) -> str | None:
 
 
 def check_browser(settings: Settings) -> Check:
-    from optout.browser import find_browser
+    from optout.browser import HEADLESS_SHELL_WARNING, find_browser, is_headless_shell
 
     if settings.browser_endpoint:
         from optout.browser import cleartext_warning
@@ -68,6 +68,9 @@ def check_browser(settings: Settings) -> Check:
         return Check(name="browser", ok=False, detail=exc.message, fix=exc.hint)
     version = _browser_version(binary.path) or "version unknown"
     where = binary.path or "Playwright's own Chromium"
+    if is_headless_shell(binary.path):
+        return Check(name="browser", ok=False, detail=f"{version} at {where} ({binary.source}) is a headless shell",
+                     fix=HEADLESS_SHELL_WARNING.format(path=binary.path))
     return Check(name="browser", ok=True, detail=f"{version} at {where} ({binary.source})")
 
 

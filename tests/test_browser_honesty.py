@@ -110,6 +110,19 @@ async def test_the_user_agent_given_at_launch_is_remembered_and_read_again_after
     assert "Headless" not in fixed["ua"] and [] in launches  # not used: read off a launch without it
 
 
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_configured_headless_shell_is_warned_about_at_launch(replica, monkeypatch, tmp_path, capsys):
+    """optout never picks a headless shell itself; one configured by hand still runs, with the warning
+    that X refuses logins from it. (A full Chromium under the shell's name stands in for it here.)"""
+    monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)
+    shell = tmp_path / "chromium-headless-shell"
+    shell.symlink_to(find_browser(load_settings()).path)
+    async with open_browser(load_settings(base_url=replica.base_url, browser_path=shell, cache_dir=tmp_path)):
+        pass
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"{shell} is a headless shell" in said and "HeadlessChrome" in said and "X refuses logins" in said
+
+
 def _disable_features_switches() -> list[set[str]]:
     """The --disable-features switches of the Chromium this test process launched, in order."""
     for proc in psutil.Process().children(recursive=True):

@@ -80,3 +80,15 @@ def test_unreachable_base_url_is_a_warning_not_a_failure(optout_env):
     result = optout_env.run("doctor", extra_env={"OPTOUT_BASE_URL": "http://127.0.0.1:9"})
     assert result.returncode == 0
     assert any(line.startswith("WARN base URL") for line in result.stdout.splitlines())
+
+
+def test_a_configured_headless_shell_is_named_with_what_to_do(optout_env, tmp_path):
+    """X refuses logins from Chromium's headless shell (its client hints say HeadlessChrome): the doctor
+    fails the browser check for one, by the names it ships under."""
+    shell = tmp_path / "chromium-headless-shell"
+    shell.write_text("#!/bin/sh\necho 'Chromium 156.0.8078.114'\n")
+    shell.chmod(0o755)
+    result = optout_env.run("doctor", "--browser-only", extra_env={"OPTOUT_BROWSER": str(shell)})
+    said = " ".join(result.stdout.split())
+    assert result.returncode == 5, said
+    assert "headless shell" in said and "HeadlessChrome" in said and "OPTOUT_BROWSER" in said

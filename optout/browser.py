@@ -21,7 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from optout.config import Settings
 from optout.errors import BrowserNotFound, EnvironmentProblem
-from optout.files import make_private_dir, write_private
+from optout.files import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -256,44 +256,8 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
     args = list(LAUNCH_ARGS)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox on
-    if not settings.headless:
-        return await _start(pw, binary, settings, args), binary
-    return await _start_honest(pw, binary, settings, args), binary
-
-
-async def _start_honest(pw: Playwright, binary: BrowserBinary, settings: Settings, args: list[str]) -> Browser:
-    """Headless Chromium with its own user agent minus "Headless", given at launch (--user-agent), so that
-    pages, their workers and every request agree on it and keep their client hints. A context's
-    user-agent option reaches workers without client hints (navigator.userAgentData.brands empty there
-    and not on the page: a tell). The agent is read off a launch without the switch once per binary and
-    browser version, then remembered (a launch costs ~0.2 s)."""
-    known = _remembered_user_agent(settings, binary)
-    browser = None
-    if known is not None:
-        try:
-            browser = await _start(pw, binary, settings, [*args, *_agent_switch(known.agent)])
-        except EnvironmentProblem:
-            browser = None  # tried again below without what was remembered
-        if browser is not None and browser.version == known.version:
-            return browser
-        if browser is not None and known.agent is not None:
-            await browser.close()  # launched with another version's agent
-            browser = None
-    browser = browser or await _start(pw, binary, settings, args)
-    own = await _own_user_agent(browser)
-    if own is None:
-        return browser  # pages get the agent per context (open_browser)
-    agent = honest_user_agent(own)
-    _remember_user_agent(settings, binary, _KnownAgent(browser.version, agent))
-    if agent is None:  # nothing to correct
-        return browser
-    await browser.close()
-    return await _start(pw, binary, settings, [*args, *_agent_switch(agent)])
-
-
-async def _start(pw: Playwright, binary: BrowserBinary, settings: Settings, args: list[str]) -> Browser:
     try:
-        return await pw.chromium.launch(
+        browser = await pw.chromium.launch(
             executable_path=str(binary.path) if binary.path else None,
             headless=settings.headless,
             args=args,
@@ -305,53 +269,7 @@ async def _start(pw: Playwright, binary: BrowserBinary, settings: Settings, args
             f"The browser at {binary.path or 'Playwright'} ({binary.source}) could not be started: {first_line}",
             hint="Headed mode needs a display (set DISPLAY or run under xvfb-run). " + NO_BROWSER_HELP,
         ) from None
-
-
-@dataclass(frozen=True)
-class _KnownAgent:
-    """What a browser binary of this version presents headless; agent None: nothing to correct."""
-
-    version: str
-    agent: str | None
-
-
-def _agent_switch(agent: str | None) -> list[str]:
-    return [f"--user-agent={agent}"] if agent else []
-
-
-def _user_agents_file(settings: Settings) -> Path:
-    return settings.cache_dir / "user-agents.json"
-
-
-def _remembered_user_agent(settings: Settings, binary: BrowserBinary) -> _KnownAgent | None:
-    """The remembered agent, or None when there is none that could be used as it is (the file is only a
-    cache: anything odd in it costs one more launch, never a strange switch)."""
-    try:
-        entry = json.loads(_user_agents_file(settings).read_text()).get(str(binary.path))
-        known = _KnownAgent(str(entry["version"]), entry["agent"])
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return None
-    agent = known.agent
-    if agent is not None and not (isinstance(agent, str) and agent.isascii() and agent.isprintable()
-                                  and honest_user_agent(agent) is None):
-        return None
-    return known
-
-
-def _remember_user_agent(settings: Settings, binary: BrowserBinary, known: _KnownAgent) -> None:
-    """Best effort: a cache that cannot be written costs the next command one more launch."""
-    path = _user_agents_file(settings)
-    try:
-        entries = json.loads(path.read_text())
-        entries = entries if isinstance(entries, dict) else {}
-    except (OSError, ValueError):
-        entries = {}
-    entries[str(binary.path)] = {"version": known.version, "agent": known.agent}
-    try:
-        make_private_dir(path.parent)
-        write_private(path, json.dumps(entries, indent=2).encode())
-    except OSError as exc:
-        log.info("could not remember the browser's user agent: %s", type(exc).__name__)
+    return browser, binary
 
 
 def cleartext_warning(endpoint: str) -> str | None:

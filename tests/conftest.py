@@ -8,7 +8,6 @@ after a rate limit, a short replica draw delay). A test about one of them sets i
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -17,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import traceback
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,7 @@ from unittest import mock
 import pytest
 from playwright.sync_api import sync_playwright
 
-from optout.browser import LAUNCH_ARGS, find_browser, honest_user_agent
+from optout.browser import LAUNCH_ARGS, find_browser
 from optout.config import load_settings
 from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for every test module
     fake_x,
@@ -129,25 +127,10 @@ _PLAYWRIGHT_ARGS = [
 
 def _launch_shared_browser(profile: str) -> tuple[subprocess.Popen, str]:
     """The browser optout's factory finds, with optout's launch arguments, reachable over CDP: every
-    command and test of the session connects to it (config browser_endpoint) instead of launching one.
-    Like optout's own launch, its user agent minus "Headless" is given at launch (read off a first start)."""
+    command and test of the session connects to it (config browser_endpoint) instead of launching one."""
     binary = find_browser(load_settings())
     args = [str(binary.path), *_PLAYWRIGHT_ARGS, *LAUNCH_ARGS, "--remote-debugging-port=0",
-            f"--user-data-dir={profile}", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
-    proc, endpoint = _start_devtools_browser([*args, "about:blank"])
-    try:
-        with urllib.request.urlopen(endpoint + "/json/version", timeout=30) as answer:
-            agent = honest_user_agent(json.load(answer)["User-Agent"])
-    except BaseException:
-        _stop_browser(proc)  # it runs in a session of its own: nothing else would stop it
-        raise
-    if agent is None:
-        return proc, endpoint
-    _stop_browser(proc)
-    return _start_devtools_browser([*args, f"--user-agent={agent}", "about:blank"])
-
-
-def _start_devtools_browser(args: list[str]) -> tuple[subprocess.Popen, str]:
+            f"--user-data-dir={profile}", *(["--no-sandbox"] if os.geteuid() == 0 else []), "about:blank"]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     for line in proc.stderr:  # Chromium names its DevTools port on stderr once it listens
@@ -159,15 +142,6 @@ def _start_devtools_browser(args: list[str]) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the shared test browser did not start")
 
 
-def _stop_browser(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)  # the browser and its helper processes (its own group)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 @pytest.fixture(scope="session", autouse=True)
 def shared_browser():
     """One Chromium for the whole session (the slow part of every end-to-end test was its own launch)."""
@@ -177,7 +151,12 @@ def shared_browser():
             with mock.patch.dict(os.environ, {**FAST_SETTINGS, "OPTOUT_BROWSER_ENDPOINT": endpoint}):
                 yield endpoint
         finally:
-            _stop_browser(proc)
+            os.killpg(proc.pid, signal.SIGTERM)  # the browser and its helper processes (its own group)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from optout.browser import honest_user_agent
 from recordings.scenarios import load_scenarios
 from recordings.server import ReplicaServer
 
@@ -44,8 +45,7 @@ def fake_x(replica_server: ReplicaServer) -> ReplicaServer:
 
 @pytest.fixture(scope="module")
 def replica_browser(shared_browser: str) -> Iterator[Browser]:
-    """The session's shared Chromium (tests/conftest.py), reached over CDP by this module's Playwright. It
-    presents its honest user agent itself (given at launch, as optout launches its own)."""
+    """The session's shared Chromium (tests/conftest.py), reached over CDP by this module's Playwright."""
     with sync_playwright() as pw:
         browser = pw.chromium.connect_over_cdp(shared_browser)
         yield browser
@@ -56,9 +56,13 @@ def replica_browser(shared_browser: str) -> Iterator[Browser]:
 def replica_context(replica_browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     """Factory: a fresh browser context (own cookies), desktop-sized unless told otherwise."""
     made: list[BrowserContext] = []
+    cdp = replica_browser.new_browser_cdp_session()
+    user_agent = honest_user_agent(cdp.send("Browser.getVersion")["userAgent"])
+    cdp.detach()
 
     def make(locale: str = "en-US", width: int = 1280, height: int = 800) -> BrowserContext:
-        ctx = replica_browser.new_context(locale=locale, viewport={"width": width, "height": height})
+        ctx = replica_browser.new_context(locale=locale, viewport={"width": width, "height": height},
+                                          user_agent=user_agent)
         ctx.set_default_timeout(8000)
         made.append(ctx)
         return ctx

@@ -6,14 +6,12 @@ it saw); the honest side by what pages, workers and request headers really see i
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import psutil
 import pytest
 from playwright.async_api import async_playwright
 
-from optout import browser as browser_mod
 from optout.browser import OPTOUT_DISABLED_FEATURES, find_browser, open_browser
 from optout.config import load_settings
 
@@ -25,7 +23,9 @@ WHAT_A_PAGE_SEES = """async () => {
     const w = new Worker(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
     w.onmessage = (e) => resolve(e.data);
   });
-  return {webdriver: navigator.webdriver, ua: navigator.userAgent, brands: brands(navigator),
+  const hints = await navigator.userAgentData.getHighEntropyValues(
+    ["architecture", "bitness", "uaFullVersion", "fullVersionList"]);
+  return {webdriver: navigator.webdriver, ua: navigator.userAgent, brands: brands(navigator), hints,
           langs: Array.from(navigator.languages), worker};
 }"""
 
@@ -52,7 +52,10 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
         assert "Headless" not in ua and f"Chrome/{browser.version.split('.')[0]}." in ua
     assert not [b for b in seen["brands"] + seen["worker"]["brands"] if "Headless" in b]
     assert "Chromium" in seen["brands"]  # the page's client hints are intact, not blanked
-    assert seen["worker"]["brands"] == seen["brands"]  # a worker agrees with its page (given at launch)
+    # The page's high-entropy client hints are Chromium's own, whole. (A --user-agent launch switch would
+    # blank architecture, bitness and the full version list; see README, Browsers.)
+    assert seen["hints"]["architecture"] and seen["hints"]["bitness"] and seen["hints"]["uaFullVersion"]
+    assert [b["brand"] for b in seen["hints"]["fullVersionList"]] == seen["brands"]
     assert "Headless" not in headers.get("sec-ch-ua", "") and "Chromium" in headers["sec-ch-ua"]
     assert seen["langs"] == seen["worker"]["langs"] == ["de-DE"]
     assert headers["accept-language"].split(",")[0] == "de-DE"
@@ -66,58 +69,13 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
 
 
 @pytest.mark.asyncio(loop_scope="module")
-async def test_the_user_agent_given_at_launch_is_remembered_and_read_again_after_an_upgrade(
-        replica, monkeypatch, tmp_path):
-    """The agent given at launch is remembered per browser binary and version: the next command launches
-    once with it. After an upgrade (another version remembered) optout reads the browser's own again
-    instead of presenting a stale one; a remembered agent that says Headless is not used."""
-    monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)
-    settings = load_settings(base_url=replica.base_url, cache_dir=tmp_path)
-    binary = str(find_browser(settings).path)
-    remembered = tmp_path / "user-agents.json"
-    stale = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.0.0 Safari/537.36"
-    launches = []
-    real_start = browser_mod._start
-
-    async def counted(pw, binary, settings, args):
-        launches.append([a for a in args if a.startswith("--user-agent=")])
-        return await real_start(pw, binary, settings, args)
-
-    monkeypatch.setattr(browser_mod, "_start", counted)
-
-    async def what_pages_see() -> tuple[dict, dict, str]:
-        async with open_browser(settings) as browser:
-            context = await browser.new_context()
-            seen, headers = await _seen(context, replica.base_url + "/")
-            await context.close()
-            return seen, headers, browser.version
-
-    remembered.write_text(json.dumps({binary: {"version": "99.0.4844.51", "agent": stale}}))
-    seen, headers, version = await what_pages_see()
-    assert f"Chrome/{version.split('.')[0]}." in seen["ua"] and "Chrome/99." not in headers["user-agent"]
-    assert seen["worker"]["ua"] == seen["ua"] and seen["worker"]["brands"] == seen["brands"]
-    assert json.loads(remembered.read_text())[binary] == {"version": version, "agent": seen["ua"]}
-    assert len(launches) == 3  # the stale agent, the browser's own, then the honest one
-
-    launches.clear()
-    again, _, _ = await what_pages_see()
-    assert again["ua"] == seen["ua"] and launches == [[f"--user-agent={seen['ua']}"]]  # one launch
-
-    headless = seen["ua"].replace("Chrome/", "HeadlessChrome/")
-    remembered.write_text(json.dumps({binary: {"version": version, "agent": headless}}))
-    launches.clear()
-    fixed, _, _ = await what_pages_see()
-    assert "Headless" not in fixed["ua"] and [] in launches  # not used: read off a launch without it
-
-
-@pytest.mark.asyncio(loop_scope="module")
 async def test_a_configured_headless_shell_is_warned_about_at_launch(replica, monkeypatch, tmp_path, capsys):
     """optout never picks a headless shell itself; one configured by hand still runs, with the warning
     that X refuses logins from it. (A full Chromium under the shell's name stands in for it here.)"""
     monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)
     shell = tmp_path / "chromium-headless-shell"
     shell.symlink_to(find_browser(load_settings()).path)
-    async with open_browser(load_settings(base_url=replica.base_url, browser_path=shell, cache_dir=tmp_path)):
+    async with open_browser(load_settings(base_url=replica.base_url, browser_path=shell)):
         pass
     said = " ".join(capsys.readouterr().err.split())
     assert f"{shell} is a headless shell" in said and "HeadlessChrome" in said and "X refuses logins" in said

@@ -30,7 +30,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from filelock import FileLock
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, computed_field, field_validator
@@ -39,7 +39,7 @@ from optout import signing, timestamp
 from optout.errors import BadInput, DiskFull
 from optout.files import make_private_dir, write_private
 from optout.models import AccountOutcome, Mode, SettingResult, utcnow
-from optout.site import is_x
+from optout.site import is_x, site_of
 from optout.stop_signal import stop_signal_text
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,10 @@ class EvidenceRun:
 
     def _identify(self, receipt: Receipt) -> None:
         """Name the site, the X account (numeric id from the twid cookie) and the signing key."""
-        receipt.site = site_of(receipt.base_url)
+        try:
+            receipt.site = site_of(receipt.base_url)  # the site the keyring binds the account's secrets to
+        except ValueError:
+            receipt.site = None  # a base URL without a host: the receipt still stands
         if self.credentials is not None and receipt.account_id is None:
             try:
                 session = self.credentials.load_session(receipt.handle, include_expired=True)
@@ -252,14 +255,6 @@ class EvidenceRun:
         if self.signer is not None:
             receipt.signing_key = self.signer.key_id
             receipt.key_rotation = self.signer.rotation()
-
-
-def site_of(url: str) -> str:
-    """scheme://host[:port], the port only when it is not the scheme's default."""
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}{port}"
 
 
 def account_id_from_twid(twid: str | None) -> str | None:

@@ -171,3 +171,16 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
         write_private(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+@pytest.mark.parametrize(("base_url", "site"), [
+    ("https://x.com", "https://x.com"),
+    ("https://twitter.com", "https://x.com"),  # the site the keyring binds X's secrets to (optout.site)
+    ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+    ("http://", None),  # no host: no site named, and the receipt is still written
+])
+def test_the_receipt_names_the_site(tmp_path, base_url, site):
+    run = EvidenceRun(tmp_path, "alice")
+    receipt = Receipt(tool_version="t", handle="alice", base_url=base_url, mode=Mode.CHECK,
+                      outcome=AccountOutcome.OK, started_at=run.started_at)
+    assert json.loads(run.write_receipt(receipt).read_text())["site"] == site

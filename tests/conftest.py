@@ -8,6 +8,7 @@ after a rate limit, a short replica draw delay). A test about one of them sets i
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import re
@@ -132,7 +133,7 @@ def _launch_shared_browser(profile: str) -> tuple[subprocess.Popen, str]:
     args = [str(binary.path), *_PLAYWRIGHT_ARGS, *LAUNCH_ARGS, "--remote-debugging-port=0",
             f"--user-data-dir={profile}", *(["--no-sandbox"] if os.geteuid() == 0 else []), "about:blank"]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=_die_with_parent)
     for line in proc.stderr:  # Chromium names its DevTools port on stderr once it listens
         found = re.search(r"DevTools listening on ws://([^/]+)/", line)
         if found:
@@ -140,6 +141,18 @@ def _launch_shared_browser(profile: str) -> tuple[subprocess.Popen, str]:
             return proc, f"http://{found.group(1)}"
     proc.kill()
     raise RuntimeError("the shared test browser did not start")
+
+
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the browser's process before it starts: its own session keeps it apart from the test's process
+    group, so a kill of this worker that skips the teardown (kill -9, a CI timeout) would leave it running;
+    the kernel sends it SIGKILL when this worker dies (Linux prctl PR_SET_PDEATHSIG), and its helper
+    processes follow it. (prctl is looked up before the fork: the child only makes the call.)"""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
 
 
 @pytest.fixture(scope="session", autouse=True)

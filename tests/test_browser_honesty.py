@@ -46,16 +46,19 @@ async def test_optout_browser_announces_no_automation(replica, monkeypatch):
         context = await browser.new_context()
         seen, headers = await _seen(context, replica.base_url + "/")
         await context.close()
+        plain = await browser.browser.new_context()  # no user agent of optout's: Chromium's own hints
+        own, _ = await _seen(plain, replica.base_url + "/")
+        await plain.close()
         switches = _disable_features_switches()
     assert seen["webdriver"] is False
     for ua in (seen["ua"], seen["worker"]["ua"], headers["user-agent"]):
         assert "Headless" not in ua and f"Chrome/{browser.version.split('.')[0]}." in ua
     assert not [b for b in seen["brands"] + seen["worker"]["brands"] if "Headless" in b]
     assert "Chromium" in seen["brands"]  # the page's client hints are intact, not blanked
-    # The page's high-entropy client hints are Chromium's own, whole. (A --user-agent launch switch would
-    # blank architecture, bitness and the full version list; see README, Browsers.)
-    assert seen["hints"]["architecture"] and seen["hints"]["bitness"] and seen["hints"]["uaFullVersion"]
-    assert [b["brand"] for b in seen["hints"]["fullVersionList"]] == seen["brands"]
+    # The page's high-entropy client hints: Playwright rebuilds them with the user agent, and they must
+    # be what Chromium itself says (they are on x86-64; README, Browsers, says where not). A --user-agent
+    # launch switch would blank architecture, bitness and the full version list.
+    assert seen["hints"] == own["hints"] and seen["hints"]["architecture"] and seen["hints"]["fullVersionList"]
     assert "Headless" not in headers.get("sec-ch-ua", "") and "Chromium" in headers["sec-ch-ua"]
     assert seen["langs"] == seen["worker"]["langs"] == ["de-DE"]
     assert headers["accept-language"].split(",")[0] == "de-DE"

@@ -8,13 +8,12 @@ too; <root>/<handle>/pruned.json keeps the hash and link of each run `optout pru
 written atomically and durably (temp file, fsync, rename, fsync of the folder), 0600; folders 0700.
 
 Commit order of a run (docs/architecture.md "Evidence that survives crashes"): (1) the run folder and its
-images, (2) receipt.sig, (3) receipt.json, (4) chain.json, (5) the history row, (6) receipt.tsr when a TSA
-is configured (`timestamp_receipt`, best effort). A run killed before (3) leaves a folder nothing links
-to; one killed between (3) and (4) leaves a receipt that links correctly to the head chain.json names.
-`verify` reports both as "interrupted", never as changed, and the next run continues the chain from the
-newest committed receipt (`chain_head` rolls forward over step 4). A run stopped by Ctrl-C (SIGINT) or a
-problem of the machine (full disk, browser gone) writes a receipt marked `interrupted` with what it had
-done so far.
+images, (2) receipt.sig (and receipt.tsr, when a TSA is configured), (3) receipt.json, (4) chain.json, (5) the history row. A run killed before (3)
+leaves a folder nothing links to; one killed between (3) and (4) leaves a receipt that links correctly to
+the head chain.json names. `verify` reports both as "interrupted", never as changed, and the next run
+continues the chain from the newest committed receipt (`chain_head` rolls forward over step 4). A run
+stopped by Ctrl-C (SIGINT) or a problem of the machine (full disk, browser gone) writes a receipt marked
+`interrupted` with what it had done so far.
 """
 
 from __future__ import annotations
@@ -178,7 +177,8 @@ class EvidenceRun:
     """The evidence folder of one account's run. With `credentials` (the CredentialStore) its receipt is
     signed with the key in the keyring and names the X account's numeric id."""
 
-    def __init__(self, root: Path, handle: str, *, started_at: datetime | None = None, credentials=None) -> None:
+    def __init__(self, root: Path, handle: str, *, started_at: datetime | None = None, credentials=None,
+                 tsa_url: str | None = None) -> None:
         self.started_at = started_at or utcnow()
         root = Path(root).resolve()  # absolute: the history keeps it; the root itself may be a link
         self.handle_dir = root / handle
@@ -189,6 +189,7 @@ class EvidenceRun:
             self.dir = make_private_dir(self.handle_dir / run_folder_name(self.started_at))
         self.credentials = credentials
         self.signer = signing.Signer(credentials) if credentials is not None else None
+        self.tsa_url = tsa_url
 
     async def screenshot(self, page, name: str, *, outline=None) -> Path:
         """Screenshot the page as `name`.png, with the control(s) of `outline` drawn round in red."""
@@ -216,6 +217,9 @@ class EvidenceRun:
             data = receipt.model_dump_json(indent=2).encode()
             if self.signer is not None:
                 write_private(self.dir / SIGNATURE, self.signer.sign(data))
+            token = timestamp.request(self.tsa_url, data) if self.tsa_url else None
+            if token:
+                write_private(self.dir / timestamp.TIMESTAMP, token)
             path = write_private(self.dir / RECEIPT, data)
             head = {"latest": f"{self.dir.name}/{RECEIPT}", "sha256": hashlib.sha256(data).hexdigest()}
             write_private(self.handle_dir / CHAIN, json.dumps(head, indent=2).encode())
@@ -251,18 +255,6 @@ class EvidenceRun:
         if self.signer is not None:
             receipt.signing_key = self.signer.key_id
             receipt.key_rotation = self.signer.rotation()
-
-
-def timestamp_receipt(receipt: Path, tsa_url: str) -> Path | None:
-    """The TSA's token over a committed receipt's bytes, as receipt.tsr beside it; None (logged) when
-    there is none. After the commit, not inside it: the request can take up to TSA_TIMEOUT_S, and the
-    receipt and its history row must not wait for it (nor be lost with it when the run is stopped)."""
-    try:
-        token = timestamp.request(tsa_url, receipt.read_bytes())
-        return write_private(receipt.parent / timestamp.TIMESTAMP, token) if token else None
-    except OSError as exc:
-        log.warning("timestamp: none kept for %s: %s", receipt, type(exc).__name__)
-        return None
 
 
 def account_id_from_twid(twid: str | None) -> str | None:

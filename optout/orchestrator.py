@@ -14,7 +14,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -23,7 +22,6 @@ from optout.browser import BrowserSession, open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
 from optout.errors import BadInput, EnvironmentProblem, ExitCode, first_line
-from optout.evidence import timestamp_receipt
 from optout.lock import run_lock
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.prompts import Prompter
@@ -92,15 +90,11 @@ async def run_accounts(
     if policy_version is READ_POLICY:  # read while the browser starts and the first account works
         policy_version = asyncio.ensure_future(policy.version_for_receipts(settings, history))
     asker = prompter if pacing.concurrency == 1 else None
-    stamps: list[asyncio.Future] = []
 
     def record(result: AccountResult) -> None:
         history.record_result(run_id, result)
         log.info("%s: @%s %s%s; %s", mode, result.handle, result.outcome, " (fresh login)" if result.logged_in else "",
                  ", ".join(f"{s.setting}={s.outcome}" for s in result.settings) or "no settings read")
-        if settings.tsa_url and result.receipt:  # after the row: the accounts go on while the TSA answers
-            stamps.append(asyncio.ensure_future(
-                asyncio.to_thread(timestamp_receipt, Path(result.receipt), settings.tsa_url)))
 
     async def with_browser(session: BrowserSession) -> AccountsOutcome:
         async def work(job: AccountJob) -> AccountResult:
@@ -132,7 +126,6 @@ async def run_accounts(
     finally:
         if isinstance(policy_version, asyncio.Future):  # no account got as far as its receipt
             await _stop(policy_version)
-        await asyncio.gather(*stamps, return_exceptions=True)  # each one logs its own failure
 
 
 async def _unless_browser_dies(session: BrowserSession, run):

@@ -59,7 +59,7 @@ async def run_account(
     opt-out answered."""
     handle = normalize_handle(handle)
     specs = catalog.select(list(setting_ids) if setting_ids else None)
-    evidence = EvidenceRun(settings.evidence_root, handle, credentials=store)
+    evidence = EvidenceRun(settings.evidence_root, handle, credentials=store, tsa_url=settings.tsa_url)
     result = AccountResult(handle=handle, mode=mode, outcome=AccountOutcome.OK, started_at=evidence.started_at,
                            evidence_dir=str(evidence.dir))
     job = _AccountJob(browser, settings, store, prompter, evidence, result)

@@ -10,16 +10,14 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from optout.evidence import CHAIN, RECEIPT, EvidenceRun, Receipt, timestamp_receipt, verify_tree, write_private
+from optout.evidence import CHAIN, RECEIPT, EvidenceRun, Receipt, verify_tree, write_private
 from optout.models import AccountOutcome, Mode
-from optout.timestamp import TIMESTAMP, TSA_TIMEOUT_S, load_roots
+from optout.timestamp import TIMESTAMP, load_roots
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed for the local TSA")
 
@@ -50,7 +48,7 @@ def _make_ca(folder: Path, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def tsa():
-    """A TSA on localhost; yields (url, folder of its CA certificates, list of hooks run before each answer)."""
+    """A TSA on localhost; yields (url, CA certificate path)."""
     folder = Path(tempfile.mkdtemp(prefix="optout-tsa-"))
     _make_ca(folder, "ca")
     _make_ca(folder, "other-ca")
@@ -63,13 +61,10 @@ def tsa():
     (folder / "tsaserial").write_text("01\n")
     (folder / "ts.cnf").write_text(TS_CNF.format(dir=folder))
     lock = threading.Lock()
-    before_answer: list = []  # a test's hook, called (in the server's thread) before each answer
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802  (http.server's name)
             query = self.rfile.read(int(self.headers["Content-Length"]))
-            for hook in before_answer:
-                hook()
             with lock:
                 (folder / "q.tsq").write_bytes(query)
                 subprocess.run(["openssl", "ts", "-reply", "-queryfile", "q.tsq", "-config", "ts.cnf", "-inkey",
@@ -87,7 +82,7 @@ def tsa():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tsa", folder, before_answer
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa", folder
     server.shutdown()
     server.server_close()
     shutil.rmtree(folder, ignore_errors=True)
@@ -98,17 +93,15 @@ def _run(root, tsa_url, n=0):
 
     from optout.models import utcnow
 
-    run = EvidenceRun(root, "alice", started_at=utcnow() + timedelta(seconds=n))
+    run = EvidenceRun(root, "alice", started_at=utcnow() + timedelta(seconds=n), tsa_url=tsa_url)
     write_private(run.dir / "before-business-partners.png", b"\x89PNG image")
     receipt = Receipt(tool_version="t", handle="alice", base_url="https://x.com", mode=Mode.APPLY,
                       outcome=AccountOutcome.OK, started_at=run.started_at)
-    path = run.write_receipt(receipt)
-    timestamp_receipt(path, tsa_url)
-    return run, path
+    return run, run.write_receipt(receipt)
 
 
 def test_receipts_get_a_trusted_timestamp_that_verify_checks(tmp_path, tsa):
-    url, folder, _ = tsa
+    url, folder = tsa
     root = tmp_path / "ev"
     run, receipt_path = _run(root, url)
     assert (run.dir / TIMESTAMP).is_file()
@@ -137,7 +130,7 @@ def test_an_unreachable_tsa_costs_only_the_timestamp(tmp_path, caplog):
 
 
 def test_verify_tsa_cert_on_the_command_line(optout_env, tmp_path, tsa):
-    url, folder, _ = tsa
+    url, folder = tsa
     root = tmp_path / "ev"
     _run(root, url)
     ok = optout_env.run("verify", str(root), "--tsa-cert", str(folder / "ca.crt"), "--json")
@@ -146,35 +139,3 @@ def test_verify_tsa_cert_on_the_command_line(optout_env, tmp_path, tsa):
     (tmp_path / "junk.pem").write_text("junk")
     bad = optout_env.run("verify", str(root), "--tsa-cert", str(tmp_path / "junk.pem"))
     assert bad.returncode == 2 and "not a readable PEM certificate" in bad.stderr
-
-
-def test_a_run_stamps_each_receipt_after_its_commit_and_goes_on_meanwhile(tsa, optout_env, fresh_replica):
-    """`optout run` of two accounts: each receipt gets its timestamp, asked for after its commit (receipt
-    and history row) and off the event loop, so the second account works while the TSA has yet to answer
-    for the first. This TSA holds its first answer until the replica has seen the second account."""
-    url, folder, before_answer = tsa
-    handles = ["tsa_" + uuid.uuid4().hex[:6] for _ in range(2)]
-    for handle in handles:
-        fresh_replica.admin.add_account({"handle": handle, "password": "pw-" + handle})
-        assert optout_env.run("accounts", "add", handle, "--password-stdin", input="pw-" + handle).returncode == 0
-    held = []
-
-    def until_the_second_account_is_seen() -> None:
-        if held:
-            return
-        deadline = time.monotonic() + TSA_TIMEOUT_S - 2  # answered before optout gives up on the TSA
-        while not fresh_replica.admin.requests(handle=handles[1]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        held.append(bool(fresh_replica.admin.requests(handle=handles[1])))
-
-    before_answer.append(until_the_second_account_is_seen)
-    try:
-        run = optout_env.run("run", *handles, "--json", extra_env={"OPTOUT_TSA_URL": url})
-    finally:
-        before_answer.clear()
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert held == [True]  # the first answer came once the second account had started
-    receipts = [Path(r["receipt"]) for r in json.loads(run.stdout)]
-    assert all((r.parent / TIMESTAMP).is_file() for r in receipts)
-    verified = optout_env.run("verify", "--tsa-cert", str(folder / "ca.crt"), "--json")
-    assert verified.returncode == 0 and json.loads(verified.stdout)["timestamped"] == 2, verified.stdout

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -139,3 +140,39 @@ def test_verify_tsa_cert_on_the_command_line(optout_env, tmp_path, tsa):
     (tmp_path / "junk.pem").write_text("junk")
     bad = optout_env.run("verify", str(root), "--tsa-cert", str(tmp_path / "junk.pem"))
     assert bad.returncode == 2 and "not a readable PEM certificate" in bad.stderr
+
+
+def test_a_tsa_that_trickles_its_answer_is_given_up_on_in_time(monkeypatch, caplog):
+    """urllib's timeout bounds each socket read, and a TSA that sends a byte now and then never trips it:
+    TSA_TIMEOUT_S bounds the whole request (a receipt never waits longer for its timestamp)."""
+    from optout import timestamp
+
+    monkeypatch.setattr(timestamp, "TSA_TIMEOUT_S", 1)
+    finished = threading.Event()
+
+    class Trickling(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  (http.server's name)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "30")
+            self.end_headers()
+            try:
+                for _ in range(30):  # 30 bytes, one every 0.2 s: 6 s in all, each read well under 1 s
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                return
+            finished.set()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert timestamp.request(f"http://127.0.0.1:{server.server_address[1]}/tsa", b"receipt") is None
+        assert not finished.is_set()  # given up on while the TSA was still answering
+        assert any("no complete answer within 1 s" in r.getMessage() for r in caplog.records)
+    finally:
+        server.shutdown()

@@ -7,11 +7,10 @@ the receipt. Best effort: a TSA that cannot be reached costs the run nothing but
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import queue
 import threading
-import urllib.error
+import time
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -32,43 +31,46 @@ SHA256_OID = "2.16.840.1.101.3.4.2.1"  # optout asks for SHA-256 imprints only
 def request(tsa_url: str, data: bytes) -> bytes | None:
     """The TSA's DER answer over `data`, or None (logged) when there is none to keep. At most TSA_TIMEOUT_S
     in all: urllib's timeout bounds each socket operation, not a name lookup or a TSA that trickles its
-    answer, so the request runs in a daemon thread that is given up on (and cannot keep the process
-    alive at exit)."""
-    answers: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    answer, so the request runs in a daemon thread that is given up on (it cannot keep the process alive
+    at exit, and it stops reading at the same deadline). Only this function logs, so an abandoned
+    request says nothing later, under another account's line."""
+    answers: queue.SimpleQueue[tuple[bytes | None, str | None]] = queue.SimpleQueue()
+    deadline = time.monotonic() + TSA_TIMEOUT_S
 
     def ask() -> None:
         try:
-            answers.put(_ask(tsa_url, data))
-        except Exception as exc:  # noqa: BLE001  anything else still costs only the timestamp
-            log.warning("timestamp: none from %s: %s", tsa_url, type(exc).__name__)
-            answers.put(None)
+            answers.put((_ask(tsa_url, data, deadline), None))
+        except Exception as exc:  # noqa: BLE001  any failure costs only the timestamp
+            answers.put((None, f"{type(exc).__name__}: {exc}"[:200]))
 
     threading.Thread(target=ask, name="optout-tsa", daemon=True).start()
     try:
-        return answers.get(timeout=TSA_TIMEOUT_S)
+        answer, why = answers.get(timeout=TSA_TIMEOUT_S)
     except queue.Empty:
-        log.warning("timestamp: none from %s: no complete answer within %g s", tsa_url, TSA_TIMEOUT_S)
-        return None
+        answer, why = None, f"no complete answer within {TSA_TIMEOUT_S:g} s"
+    if why is not None:
+        log.warning("timestamp: none from %s: %s", tsa_url, why)
+    return answer
 
 
-def _ask(tsa_url: str, data: bytes) -> bytes | None:
+def _ask(tsa_url: str, data: bytes, deadline: float) -> bytes:
     query = (rfc3161_client.TimestampRequestBuilder().data(data)
              .hash_algorithm(rfc3161_client.HashAlgorithm.SHA256).cert_request(cert_request=True).build())
     post = urllib.request.Request(tsa_url, data=query.as_bytes(), method="POST",
                                   headers={"Content-Type": "application/timestamp-query"})
-    try:
-        with urllib.request.urlopen(post, timeout=TSA_TIMEOUT_S) as response:
-            answer = response.read(MAX_RESPONSE_BYTES + 1)
-        if len(answer) > MAX_RESPONSE_BYTES:
-            raise ValueError("answer too large")
-        token = rfc3161_client.decode_timestamp_response(answer)
-        granted = rfc3161_client.PKIStatus(token.status) == rfc3161_client.PKIStatus.GRANTED
-        if not granted or token.tst_info.message_imprint.message != hashlib.sha256(data).digest():
-            raise ValueError("the TSA did not grant a timestamp of this receipt")
-    except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException) as exc:
-        log.warning("timestamp: none from %s: %s", tsa_url, f"{type(exc).__name__}: {exc}"[:200])
-        return None
-    return answer
+    answer = bytearray()
+    with urllib.request.urlopen(post, timeout=TSA_TIMEOUT_S) as response:
+        while chunk := response.read1(8192):
+            answer += chunk
+            if len(answer) > MAX_RESPONSE_BYTES:
+                raise ValueError("answer too large")
+            if time.monotonic() > deadline:
+                raise TimeoutError("still answering at the deadline")
+    token = rfc3161_client.decode_timestamp_response(bytes(answer))
+    granted = rfc3161_client.PKIStatus(token.status) == rfc3161_client.PKIStatus.GRANTED
+    if not granted or token.tst_info.message_imprint.message != hashlib.sha256(data).digest():
+        raise ValueError("the TSA did not grant a timestamp of this receipt")
+    return bytes(answer)
 
 
 def load_roots(paths: list[Path]) -> list[x509.Certificate]:

@@ -148,7 +148,7 @@ def test_a_tsa_that_trickles_its_answer_is_given_up_on_in_time(monkeypatch, capl
     from optout import timestamp
 
     monkeypatch.setattr(timestamp, "TSA_TIMEOUT_S", 1)
-    finished = threading.Event()
+    finished, hung_up = threading.Event(), threading.Event()
 
     class Trickling(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802  (http.server's name)
@@ -161,7 +161,8 @@ def test_a_tsa_that_trickles_its_answer_is_given_up_on_in_time(monkeypatch, capl
                     self.wfile.write(b"x")
                     self.wfile.flush()
                     time.sleep(0.2)
-            except OSError:
+            except OSError:  # the client closed the connection
+                hung_up.set()
                 return
             finished.set()
 
@@ -173,6 +174,9 @@ def test_a_tsa_that_trickles_its_answer_is_given_up_on_in_time(monkeypatch, capl
     try:
         assert timestamp.request(f"http://127.0.0.1:{server.server_address[1]}/tsa", b"receipt") is None
         assert not finished.is_set()  # given up on while the TSA was still answering
-        assert any("no complete answer within 1 s" in r.getMessage() for r in caplog.records)
+        assert [r.getMessage() for r in caplog.records if r.name == "optout.timestamp"] == [
+            f"timestamp: none from http://127.0.0.1:{server.server_address[1]}/tsa: no complete answer within 1 s"]
+        assert hung_up.wait(5) and not finished.is_set()  # the abandoned request stopped reading too
     finally:
         server.shutdown()
+        server.server_close()

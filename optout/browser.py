@@ -250,9 +250,7 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
         return await _connect(settings.browser_endpoint, pw), None
     binary = find_browser(settings)
     if is_headless_shell(binary.path):
-        warning = HEADLESS_SHELL_WARNING.format(path=binary.path)
-        log.warning("%s", warning)
-        print(f"Warning: {warning}", file=sys.stderr)
+        _warn(HEADLESS_SHELL_WARNING.format(path=binary.path))
     args = list(LAUNCH_ARGS)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox on
@@ -292,8 +290,7 @@ def cleartext_warning(endpoint: str) -> str | None:
 async def _connect(endpoint: str, pw: Playwright) -> Browser:
     warning = cleartext_warning(endpoint)
     if warning:
-        log.warning("%s", warning)
-        print(f"Warning: {warning}", file=sys.stderr)
+        _warn(warning)
     try:
         if endpoint.startswith(("ws://", "wss://")):
             # A Playwright server launches the browser for us: ask it for the same honest launch as ours.
@@ -321,12 +318,16 @@ async def _warn_if_announcing(browser: Browser, endpoint: str) -> None:
     finally:
         await context.close()
     if announcing:
-        warning = (f"The Playwright server at {endpoint} launched a browser that announces automation "
-                   "(navigator.webdriver); X refuses logins from such a browser. Start the server with "
-                   "`playwright run-server --unsafe` so it accepts optout's launch arguments, or use a Chrome "
-                   "DevTools endpoint (http://) started with optout's arguments.")
-        log.warning("%s", warning)
-        print(f"Warning: {warning}", file=sys.stderr)
+        _warn(f"The Playwright server at {endpoint} launched a browser that announces automation "
+              "(navigator.webdriver); X refuses logins from such a browser. Start the server with "
+              "`playwright run-server --unsafe` so it accepts optout's launch arguments, or use a Chrome "
+              "DevTools endpoint (http://) started with optout's arguments.")
+
+
+def _warn(warning: str) -> None:
+    """A browser that works but puts the run at risk: in the log, and said to the person now."""
+    log.warning("%s", warning)
+    print(f"Warning: {warning}", file=sys.stderr)
 
 
 def honest_user_agent(user_agent: str) -> str | None:

@@ -106,10 +106,11 @@ async def _run_job(job: _AccountJob, evidence: EvidenceRun, context: BrowserCont
 MAX_TABS = 3
 """At most this many of an account's settings pages load at once, each in its own tab of the account's
 context, every tab in a window of its own (`_open_tabs`). Settings that share a page, like the two Grok
-ones, share its tab and go one after the other, so no tab clicks on a page another tab has changed. Why not more: every tab is one more renderer's memory
-and drawing on a 2-core machine that batch already keeps busy with several accounts; and X counts an
-account's requests against its rate limits, so a burst of pages at once looks less like a person. The
-default selection has two pages; the whole catalog has five."""
+ones, share its tab and go one after the other, so no tab clicks on a page another tab has changed. Why
+not more: every tab is one more renderer's memory and drawing on a 2-core machine that batch already
+keeps busy with several accounts; and X counts an account's requests against its rate limits, so a burst
+of pages at once looks less like a person. The default selection has two pages; the whole catalog has
+five."""
 
 
 _Group = list[tuple[int, SettingSpec]]  # the settings one page shows, each with its catalog position

@@ -216,12 +216,14 @@ def _add(env, replica, password: str) -> str:
     return handle
 
 
-def _run_under_strace(env, inject: str, *args: str) -> subprocess.CompletedProcess:
+def _run_under_strace(env, inject: str, *args: str, sigint_ignored: bool = False) -> subprocess.CompletedProcess:
+    """`optout ARGS` with strace's fault injection; `sigint_ignored`: started as a script's background job."""
     cmd = ["strace", "-qq", "-o", os.devnull, "-e", "trace=fsync,rename,write",
            "-e", f"inject={inject}",
            sys.executable, "-m", "optout", *args]
+    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.run(cmd, env={**env.env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True,
-                          timeout=180, cwd=env.home)
+                          timeout=180, cwd=env.home, preexec_fn=ignore_sigint)
     restart_keyring()  # the killed run may leave gnome-keyring about to abort (tests/worker_keyring.py)
     env.outputs += [proc.stdout, proc.stderr]
     return proc
@@ -291,12 +293,8 @@ def test_sigterm_with_sigint_ignored_still_ends_the_run(optout_env, fresh_replic
     env, replica = optout_env, fresh_replica
     handle = _add(env, replica, "pw-" + uuid.uuid4().hex[:10])
     out = env.home / "evidence"
-    cmd = ["strace", "-qq", "-o", os.devnull, "-e", "trace=rename", "-e", "inject=rename:signal=SIGTERM:when=1",
-           sys.executable, "-m", "optout", "run", handle, "--out", str(out)]
-    proc = subprocess.run(cmd, env={**env.env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True,
-                          timeout=180, cwd=env.home, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    restart_keyring()
-    env.outputs += [proc.stdout, proc.stderr]
+    proc = _run_under_strace(env, "rename:signal=SIGTERM:when=1", "run", handle, "--out", str(out),
+                             sigint_ignored=True)
     assert proc.returncode == -signal.SIGTERM, proc.stdout + proc.stderr  # ended by it, at the first screenshot
     assert not list((out / handle).glob(f"*/{RECEIPT}"))
     body = json.loads(env.run("verify", str(out), "--json").stdout)

@@ -22,6 +22,7 @@ from playwright.async_api import Error as PlaywrightError
 from optout.config import Settings
 from optout.errors import BrowserNotFound, EnvironmentProblem
 from optout.files import make_private_dir
+from optout.redact import scrub, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ class BrowserSession:
                 await context.close()
             return
         if not self.browser.contexts:
-            raise EnvironmentProblem(f"The browser at {self.settings.browser_endpoint} has no window open.",
+            raise EnvironmentProblem(f"The browser at {shown_url(self.settings.browser_endpoint)} has no window open.",
                                      hint="Open a window in it, logged in to X, and run again.")
         context = self.browser.contexts[0]
         before = set(context.pages)
@@ -282,7 +283,7 @@ def cleartext_warning(endpoint: str) -> str | None:
             return None
     except ValueError:
         pass  # a host name: another machine, as far as we can tell
-    return (f"the remote browser {endpoint} is on another host over plain {parts.scheme}://: passwords, codes "
+    return (f"the remote browser {shown_url(endpoint)} is on another host over plain {parts.scheme}://: passwords, codes "
             f"and session cookies would cross the network in the clear. Use {parts.scheme}s:// (TLS), an SSH "
             "tunnel to localhost, or a browser on this machine.")
 
@@ -299,7 +300,7 @@ async def _connect(endpoint: str, pw: Playwright) -> Browser:
     except PlaywrightError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EnvironmentProblem(
-            f"Could not connect to the remote browser at {endpoint}: {first_line}",
+            f"Could not connect to the remote browser at {shown_url(endpoint)}: {scrub(first_line, endpoint)}",
             hint="Start one with `playwright run-server --port N` (then use ws://host:N/; optout asks it for its "
             "full Chromium, so run `playwright install chromium` there, not --only-shell) or Chrome with "
             "--remote-debugging-port=N (then use http://host:N).",
@@ -318,7 +319,7 @@ async def _warn_if_announcing(browser: Browser, endpoint: str) -> None:
     finally:
         await context.close()
     if announcing:
-        _warn(f"The Playwright server at {endpoint} launched a browser that announces automation "
+        _warn(f"The Playwright server at {shown_url(endpoint)} launched a browser that announces automation "
               "(navigator.webdriver); X refuses logins from such a browser. Start the server with "
               "`playwright run-server --unsafe` so it accepts optout's launch arguments, or use a Chrome "
               "DevTools endpoint (http://) started with optout's arguments.")

@@ -19,6 +19,7 @@ from optout import keyring_trust
 from optout.config import Settings
 from optout.credentials import CredentialStore
 from optout.errors import OptoutError
+from optout.redact import shown_url
 from optout.site import X_SITE, site_of
 
 VERSION_TIMEOUT_S = 10
@@ -60,7 +61,7 @@ def check_browser(settings: Settings) -> Check:
         from optout.browser import cleartext_warning
 
         warning = cleartext_warning(settings.browser_endpoint)
-        return Check(name="browser", ok=True, detail=f"remote browser at {settings.browser_endpoint} (not contacted)"
+        return Check(name="browser", ok=True, detail=f"remote browser at {shown_url(settings.browser_endpoint)} (not contacted)"
                      + (f"; WARNING: {warning}" if warning else ""))
     try:
         binary = find_browser(settings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from optout.errors import BadInput
+from optout.redact import shown_url
 
 SCHEMES = ("http", "https", "socks5")
 
@@ -56,7 +57,7 @@ def parse_proxy(url: str) -> ProxyUrl:
     except ValueError:
         parts, port = None, None
     if parts is None or parts.scheme not in SCHEMES or not parts.hostname:
-        raise BadInput(f"{_safe(url)!r} is not a proxy URL.",
+        raise BadInput(f"{shown_url(url)!r} is not a proxy URL.",
                        hint="Write it as http://host:port, https://host:port or socks5://host:port.")
     if parts.password is not None:
         raise BadInput(f"The proxy URL for {parts.hostname} holds a password; optout keeps proxy passwords only "
@@ -64,16 +65,10 @@ def parse_proxy(url: str) -> ProxyUrl:
                        hint=f"Remove it from the URL and store it with `optout proxy password "
                             f"{parts.scheme}://{parts.username}@{parts.hostname}:{port or _default_port(parts.scheme)}`.")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise BadInput(f"The proxy URL {_safe(url)!r} has a path or query; a proxy is scheme://host:port only.")
+        raise BadInput(f"The proxy URL {shown_url(url)!r} has a path or query; a proxy is scheme://host:port only.")
     return ProxyUrl(parts.scheme, parts.hostname, port or _default_port(parts.scheme),
                     unquote(parts.username) if parts.username else None)
 
 
 def _default_port(scheme: str) -> int:
     return {"http": 80, "https": 443, "socks5": 1080}[scheme]
-
-
-def _safe(url: str) -> str:
-    """The URL without anything between '//' and '@' (a password must not reach an error message)."""
-    head, sep, rest = url.partition("//")
-    return head + sep + rest.split("@", 1)[-1] if sep else url.split("@", 1)[-1]

@@ -19,6 +19,7 @@ import rfc3161_client
 from cryptography import x509
 
 from optout.errors import BadInput
+from optout.redact import scrub, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def request(tsa_url: str, data: bytes) -> bytes | None:
     except queue.Empty:
         answer, why = None, f"no complete answer within {TSA_TIMEOUT_S:g} s"
     if why is not None:
-        log.warning("timestamp: none from %s: %s", tsa_url, why)
+        log.warning("timestamp: none from %s: %s", shown_url(tsa_url), scrub(why, tsa_url))
     return answer
 
 

@@ -19,6 +19,7 @@ import pytest
 from optout.evidence import CHAIN, RECEIPT, EvidenceRun, Receipt, verify_tree, write_private
 from optout.models import AccountOutcome, Mode
 from optout.timestamp import TIMESTAMP, load_roots
+from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed for the local TSA")
 
@@ -123,11 +124,15 @@ def test_receipts_get_a_trusted_timestamp_that_verify_checks(tmp_path, tsa):
         "timestamp is for other bytes than this receipt (edited after it was timestamped)"]
 
 
-def test_an_unreachable_tsa_costs_only_the_timestamp(tmp_path, caplog):
-    run, receipt_path = _run(tmp_path / "ev", "http://127.0.0.1:9/tsa")
+@pytest.mark.parametrize("tsa_url", ["http://127.0.0.1:9/tsa", "http://tsa-user:Pw-S3cret-1@127.0.0.1:9/tsa?key=K3y-S3cret-2"])
+def test_an_unreachable_tsa_costs_only_the_timestamp(tmp_path, caplog, tsa_url):
+    """...and the log names the TSA without the password or key its URL holds."""
+    run, receipt_path = _run(tmp_path / "ev", tsa_url)
     assert receipt_path.is_file() and not (run.dir / TIMESTAMP).exists()
     assert verify_tree(tmp_path / "ev").ok
-    assert any("timestamp: none from" in r.getMessage() for r in caplog.records)
+    logged = [r.getMessage() for r in caplog.records if "timestamp: none from" in r.getMessage()]
+    assert len(logged) == 1 and "127.0.0.1:9/tsa" in logged[0]
+    assert find_leaks(["Pw-S3cret-1", "K3y-S3cret-2"], texts=logged) == []
 
 
 def test_verify_tsa_cert_on_the_command_line(optout_env, tmp_path, tsa):

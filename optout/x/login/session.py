@@ -21,6 +21,7 @@ from optout.config import Settings
 from optout.credentials import CredentialStore, SessionCookies, normalize_handle
 from optout.errors import AccountFailure, NeedsHuman, SessionLost, UiChanged, first_line
 from optout.prompts import Prompter
+from optout.redact import shown_url
 from optout.site import ensure_on_site
 from optout.x import screens as S
 from optout.x.login.handlers import log_in, usable
@@ -256,5 +257,5 @@ async def ensure_browser_session(page: Page, handle: str, settings: Settings, re
     happens: optout neither sets cookies in the user's browser nor types a password into it."""
     a = Attempt(context=page.context, page=page, handle=handle, settings=settings, prompter=None, responses=responses)
     if not await session_alive(a):
-        raise NeedsHuman(f"The browser at {settings.browser_endpoint} is not logged in to X as @{handle}.",
+        raise NeedsHuman(f"The browser at {shown_url(settings.browser_endpoint)} is not logged in to X as @{handle}.",
                          hint=f"Log in as @{handle} in that browser, then run again.", url=page.url)

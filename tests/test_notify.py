@@ -4,9 +4,7 @@ not sent when nothing happened unless asked."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,37 +13,7 @@ from optout.config import load_settings
 from optout.models import AccountOutcome, AccountResult, Mode, SettingOutcome, SettingResult
 from optout.policy import PolicyDiff
 from optout.store import StoredPolicy
-
-
-class Inbox:
-    """A local webhook: every JSON body POSTed to it."""
-
-    def __init__(self) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                received.append({"path": self.path, "body": json.loads(self.rfile.read(length))})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"json://127.0.0.1:{self.server.server_port}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    yield box
-    box.close()
+from local_server import inbox  # noqa: F401  the inbox fixture
 
 
 def _setting(setting: str, outcome: SettingOutcome, before: bool = True) -> SettingResult:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,6 +14,7 @@ from optout import policy
 from optout.config import load_settings
 from optout.errors import EnvironmentProblem, PolicyUnreadable
 from optout.store import Store
+from local_server import port_of, serving
 
 BODY = "<p>" + "We collect information to run X and to keep it safe. " * 6 + "</p>"
 
@@ -116,16 +116,12 @@ class _Junk(BaseHTTPRequestHandler):
 @pytest.mark.parametrize("status", [200, 403])
 def test_unrecognisable_live_page_records_nothing(tmp_path, status):
     handler = type("Junk", (_Junk,), {"status": status})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = _settings(tmp_path, f"http://127.0.0.1:{server.server_port}")
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
+        settings = _settings(tmp_path, f"http://127.0.0.1:{port_of(server)}")
         with Store.open(settings) as db:
             with pytest.raises(PolicyUnreadable):
                 asyncio.run(policy.check_policy(settings, db))
             assert db.policies() == []
-    finally:
-        server.shutdown()
 
 
 class _Shell(_Junk):
@@ -142,16 +138,12 @@ class _Shell(_Junk):
 
 
 def test_a_page_drawn_by_javascript_is_read_with_the_browser(tmp_path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Shell)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = _settings(tmp_path, f"http://127.0.0.1:{server.server_port}")
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Shell)) as server:
+        settings = _settings(tmp_path, f"http://127.0.0.1:{port_of(server)}")
         with Store.open(settings) as db, pytest.raises(PolicyUnreadable):
             asyncio.run(policy.check_policy(settings, db))  # plain HTTP alone cannot
         check = policy.show_current(settings)
         assert check.current.effective_label == "March 3, 2027" and "keep it safe" in check.current.text
-    finally:
-        server.shutdown()
 
 
 def test_policy_commands(optout_env, fresh_replica):

@@ -16,6 +16,7 @@ import pytest
 from optout import policy
 from optout.config import load_settings
 from optout.store import Store
+from local_server import serving
 
 POLICY_HTML = ("<html><body><main><h1>Privacy Policy</h1><p>Effective: January 15, 2026</p>"
                + "<p>We collect information you provide. " * 20 + "</p></main></body></html>").encode()
@@ -55,11 +56,11 @@ def bad_server():
     STOP.clear()
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    STOP.set()
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        try:
+            yield server
+        finally:
+            STOP.set()
 
 
 @pytest.mark.parametrize("fault", ["truncated", "bogus-charset", "slow", "huge", "not-http"])

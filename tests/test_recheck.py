@@ -21,7 +21,7 @@ from optout.config import load_settings
 from optout.credentials import CredentialStore
 from tests.conftest import ROOT, OptoutEnv
 from tests.secrets_scan import find_leaks
-from tests.test_notify import Inbox
+from local_server import inbox  # noqa: F401  the inbox fixture
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
 GROK = "allow_xai_data_sharing"
@@ -31,13 +31,6 @@ LOGIN_PATHS = ("/1.1/onboarding/task.json", "/i/jf/onboarding/api")
 
 def password_of(handle: str) -> str:
     return f"pw-{handle}-Rech3ck!"
-
-
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    yield box
-    box.close()
 
 
 @pytest.fixture(scope="module")

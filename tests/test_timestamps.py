@@ -19,6 +19,7 @@ import pytest
 from optout.evidence import CHAIN, RECEIPT, EvidenceRun, Receipt, verify_tree, write_private
 from optout.models import AccountOutcome, Mode
 from optout.timestamp import TIMESTAMP, load_roots
+from local_server import port_of, serving
 from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed for the local TSA")
@@ -82,11 +83,8 @@ def tsa():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tsa", folder
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+        yield f"http://127.0.0.1:{port_of(server)}/tsa", folder
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -174,14 +172,9 @@ def test_a_tsa_that_trickles_its_answer_is_given_up_on_in_time(monkeypatch, capl
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickling)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert timestamp.request(f"http://127.0.0.1:{server.server_address[1]}/tsa", b"receipt") is None
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Trickling)) as server:
+        assert timestamp.request(f"http://127.0.0.1:{port_of(server)}/tsa", b"receipt") is None
         assert not finished.is_set()  # given up on while the TSA was still answering
         assert [r.getMessage() for r in caplog.records if r.name == "optout.timestamp"] == [
-            f"timestamp: none from http://127.0.0.1:{server.server_address[1]}/tsa: no complete answer within 1 s"]
+            f"timestamp: none from http://127.0.0.1:{port_of(server)}/tsa: no complete answer within 1 s"]
         assert hung_up.wait(5) and not finished.is_set()  # the abandoned request stopped reading too
-    finally:
-        server.shutdown()
-        server.server_close()

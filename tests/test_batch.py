@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.secrets_scan import find_leaks
+from waiting import wait_until
 from worker_keyring import restart_keyring
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
@@ -360,15 +361,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -404,7 +396,7 @@ def _run_server(tmp_path, *, unsafe: bool):
                               env={**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(browsers)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        assert wait_for(lambda: port_open(port)), "run-server did not start"
+        wait_until(lambda: port_open(port), "run-server to listen")
         yield f"ws://127.0.0.1:{port}/"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -443,7 +435,7 @@ def devtools_browser_proc(tmp_path):
             f"--user-data-dir={tmp_path / 'cdp-profile'}", *LAUNCH_ARGS]
     args += ["--no-sandbox"] if os.geteuid() == 0 else []
     browser = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    assert wait_for(lambda: port_open(port)), "Chromium's DevTools port did not open"
+    wait_until(lambda: port_open(port), "Chromium's DevTools port to open")
     yield f"http://127.0.0.1:{port}", browser
     if browser.poll() is None:
         os.killpg(browser.pid, signal.SIGTERM)

@@ -21,6 +21,7 @@ from optout.config import load_settings
 from optout.credentials import CredentialStore
 from tests.secrets_scan import find_leaks
 from tests.terminal import run_in_terminal
+from waiting import wait_until
 
 
 def stored(optout_env) -> CredentialStore:
@@ -156,15 +157,6 @@ def xdo(display, *args):
                           capture_output=True, text=True, timeout=30).stdout
 
 
-def wait_until(what, check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def onboarding_answers(replica) -> list[dict]:
     return [r for r in replica.admin.requests() if r["method"] == "POST" and "onboarding" in r["path"] and r["status"] == 200]
 
@@ -190,12 +182,12 @@ def test_interactive_login_a_person_finishes_in_the_visible_browser(optout_env, 
         window = xdo(display, "search", "--sync", "--onlyvisible", "--class", "chromium").split()[0]
         xdo(display, "windowfocus", "--sync", window)  # no window manager: give the window the keyboard
         xdo(display, "key", "--clearmodifiers", "Return")
-        wait_until("the password screen", lambda: len(onboarding_answers(fresh_replica)) >= 2)
+        wait_until(lambda: len(onboarding_answers(fresh_replica)) >= 2, "the password screen")
         time.sleep(0.8)  # the page draws the screen after its answer
         xdo(display, "type", "--delay", "40", secrets[0])
         xdo(display, "key", "--clearmodifiers", "Return")
-        wait_until("the captcha", lambda: fresh_replica.admin.get_account(handle)["logins"][-1:] != []
-                   and fresh_replica.admin.get_account(handle)["logins"][-1]["outcome"] == "captcha")
+        wait_until(lambda: [l["outcome"] for l in fresh_replica.admin.get_account(handle)["logins"][-1:]] == ["captcha"],
+                   "the captcha")
         fresh_replica.admin.human(handle)  # the person solved the puzzle
         out, err = proc.communicate(timeout=90)
     finally:

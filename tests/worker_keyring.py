@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,8 @@ from pathlib import Path
 from jeepney import DBusAddress, DBusErrorResponse, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
+
+from waiting import wait_until
 
 SECRET_SERVICE = "org.freedesktop.secrets"
 SERVICE_OBJECT = DBusAddress("/org/freedesktop/secrets", bus_name=SECRET_SERVICE,
@@ -72,7 +73,7 @@ class WorkerKeyring:
         subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"], input=self._unlock, env=env,
                        cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         # the daemon's forked child takes the name a moment after its parent exits
-        _poll(self.running, "the worker's gnome-keyring did not come up on its bus")
+        wait_until(self.running, "the worker's gnome-keyring on its bus", timeout=10, every=0.02)
 
     def running(self) -> bool:
         """The keyring answers a Secret Service call. A call, not only its name on the bus: a daemon that
@@ -101,8 +102,7 @@ class WorkerKeyring:
             return False
         warnings.warn("this worker's gnome-keyring had died (it aborts when a client is killed mid-call); "
                       "restarted on its files", RuntimeWarning, stacklevel=3)
-        _poll(lambda: not self._owned(), "the dead gnome-keyring kept its name on the bus")
-        self._start_daemon()
+        self._start_afresh("the dead gnome-keyring")
         return True
 
     def restart(self) -> None:
@@ -110,7 +110,11 @@ class WorkerKeyring:
         half-done state and abort on a later, unrelated call: the test that killed starts it afresh."""
         if self._owned():
             os.kill(self.daemon_pid(), signal.SIGTERM)
-            _poll(lambda: not self._owned(), "gnome-keyring kept its name on the bus after SIGTERM")
+        self._start_afresh("gnome-keyring, after SIGTERM,")
+
+    def _start_afresh(self, whose: str) -> None:
+        """A new daemon, once the old one has let go of its name on the bus (the new one would not get it)."""
+        wait_until(lambda: not self._owned(), f"{whose} to give up its name on the bus", timeout=10, every=0.02)
         self._start_daemon()
 
     def close(self) -> None:
@@ -121,14 +125,6 @@ class WorkerKeyring:
 
 def _name_owned(bus) -> bool:
     return bus.send_and_get_reply(message_bus.NameHasOwner(SECRET_SERVICE)).body[0]
-
-
-def _poll(condition, failure: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(failure)
-        time.sleep(0.02)
 
 
 _current: WorkerKeyring | None = None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
 from optout.browser import honest_user_agent
 from recordings.scenarios import load_scenarios
@@ -44,12 +44,11 @@ def fake_x(replica_server: ReplicaServer) -> ReplicaServer:
 
 
 @pytest.fixture(scope="module")
-def replica_browser(shared_browser: str) -> Iterator[Browser]:
+def replica_browser(playwright: Playwright, shared_browser: str) -> Iterator[Browser]:
     """The session's shared Chromium (tests/conftest.py), reached over CDP by this module's Playwright."""
-    with sync_playwright() as pw:
-        browser = pw.chromium.connect_over_cdp(shared_browser)
-        yield browser
-        browser.close()  # disconnects; the shared browser lives on
+    browser = playwright.chromium.connect_over_cdp(shared_browser)
+    yield browser
+    browser.close()  # disconnects; the shared browser lives on
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from filelock import FileLock, Timeout
 
 from optout.config import load_settings
 from optout.credentials import CredentialStore
-from tests.conftest import ROOT, OptoutEnv
+from recordings.server import ReplicaServer
+from tests.conftest import ROOT, TEST_SETTLE_MS, OptoutEnv
 from tests.secrets_scan import find_leaks
 from local_server import inbox  # noqa: F401  the inbox fixture
 
@@ -33,11 +34,21 @@ def password_of(handle: str) -> str:
     return f"pw-{handle}-Rech3ck!"
 
 
-@pytest.fixture(scope="module")
-def user(tmp_path_factory, replica):
-    """One user for the module (logging in costs a browser run): accounts stored and opted out once by
-    `optout run`, so their sessions are saved. Each test sets the replica state it needs."""
-    replica.admin.reset()
+@pytest.fixture(scope="session")
+def recheck_replica():
+    """A replica of this module's own: the shared one is reset by every other module's tests, which
+    would take the user's accounts with it."""
+    server = ReplicaServer(settle_ms=TEST_SETTLE_MS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def user(tmp_path_factory, recheck_replica):
+    """One user for the worker's whole session (logging in costs a browser run; a module fixture was set
+    up again each time another module's tests came between this one's): accounts stored and opted out
+    once by `optout run`, so their sessions are saved. Each test sets the replica state it needs."""
+    replica = recheck_replica
     replica.admin.set_policy(replica.admin.policy()["versions"][0])  # what the first opt-out reads
     home = tmp_path_factory.mktemp("recheck") / "home"
     for sub in ("data", "state", "config"):

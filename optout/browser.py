@@ -283,9 +283,9 @@ def cleartext_warning(endpoint: str) -> str | None:
             return None
     except ValueError:
         pass  # a host name: another machine, as far as we can tell
-    return (f"the remote browser {shown_url(endpoint)} is on another host over plain {parts.scheme}://: passwords, codes "
-            f"and session cookies would cross the network in the clear. Use {parts.scheme}s:// (TLS), an SSH "
-            "tunnel to localhost, or a browser on this machine.")
+    return (f"the remote browser {shown_url(endpoint)} is on another host over plain {parts.scheme}://: "
+            "passwords, codes and session cookies would cross the network in the clear. Use "
+            f"{parts.scheme}s:// (TLS), an SSH tunnel to localhost, or a browser on this machine.")
 
 
 async def _connect(endpoint: str, pw: Playwright) -> Browser:

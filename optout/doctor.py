@@ -61,8 +61,8 @@ def check_browser(settings: Settings) -> Check:
         from optout.browser import cleartext_warning
 
         warning = cleartext_warning(settings.browser_endpoint)
-        return Check(name="browser", ok=True, detail=f"remote browser at {shown_url(settings.browser_endpoint)} (not contacted)"
-                     + (f"; WARNING: {warning}" if warning else ""))
+        detail = f"remote browser at {shown_url(settings.browser_endpoint)} (not contacted)"
+        return Check(name="browser", ok=True, detail=detail + (f"; WARNING: {warning}" if warning else ""))
     try:
         binary = find_browser(settings)
     except OptoutError as exc:

@@ -35,6 +35,7 @@ from replica_fixtures import (  # noqa: F401  the replica-driving fixtures, for 
     replica_page,
     replica_server,
 )
+from local_server import inbox  # noqa: F401  the webhook fixture, for test_notify and test_recheck
 from worker_keyring import ensure_keyring_running, private_keyring
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ def browser_context_args(playwright, device, base_url):
 
 
 @pytest.fixture(scope="module")
-def browser(replica_browser):
+def browser(replica_browser):  # noqa: F811  the fixture, not the import
     """pytest-playwright's browser is the session's shared one too (tests/replica_fixtures.py)."""
     return replica_browser
 

@@ -186,8 +186,8 @@ def test_interactive_login_a_person_finishes_in_the_visible_browser(optout_env, 
         time.sleep(0.8)  # the page draws the screen after its answer
         xdo(display, "type", "--delay", "40", secrets[0])
         xdo(display, "key", "--clearmodifiers", "Return")
-        wait_until(lambda: [l["outcome"] for l in fresh_replica.admin.get_account(handle)["logins"][-1:]] == ["captcha"],
-                   "the captcha")
+        last_login = lambda: fresh_replica.admin.get_account(handle)["logins"][-1:]  # noqa: E731
+        wait_until(lambda: [entry["outcome"] for entry in last_login()] == ["captcha"], "the captcha")
         fresh_replica.admin.human(handle)  # the person solved the puzzle
         out, err = proc.communicate(timeout=90)
     finally:

@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-import pytest
-
 from optout import notify
 from optout.config import load_settings
 from optout.models import AccountOutcome, AccountResult, Mode, SettingOutcome, SettingResult
 from optout.policy import PolicyDiff
 from optout.store import StoredPolicy
-from local_server import inbox  # noqa: F401  the inbox fixture
 
 
 def _setting(setting: str, outcome: SettingOutcome, before: bool = True) -> SettingResult:

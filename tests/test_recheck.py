@@ -22,7 +22,6 @@ from optout.credentials import CredentialStore
 from recordings.server import ReplicaServer
 from tests.conftest import ROOT, TEST_SETTLE_MS, OptoutEnv
 from tests.secrets_scan import find_leaks
-from local_server import inbox  # noqa: F401  the inbox fixture
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
 GROK = "allow_xai_data_sharing"

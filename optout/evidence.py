@@ -8,12 +8,13 @@ too; <root>/<handle>/pruned.json keeps the hash and link of each run `optout pru
 written atomically and durably (temp file, fsync, rename, fsync of the folder), 0600; folders 0700.
 
 Commit order of a run (docs/architecture.md "Evidence that survives crashes"): (1) the run folder and its
-images, (2) receipt.sig (and receipt.tsr, when a TSA is configured), (3) receipt.json, (4) chain.json, (5) the history row. A run killed before (3)
-leaves a folder nothing links to; one killed between (3) and (4) leaves a receipt that links correctly to
-the head chain.json names. `verify` reports both as "interrupted", never as changed, and the next run
-continues the chain from the newest committed receipt (`chain_head` rolls forward over step 4). A run
-stopped by Ctrl-C (SIGINT) or a problem of the machine (full disk, browser gone) writes a receipt marked
-`interrupted` with what it had done so far.
+images, (2) receipt.sig (and receipt.tsr, when a TSA is configured), (3) receipt.json, (4) chain.json, (5)
+the history row. A run killed before (3) leaves a folder nothing links to; one killed between (3) and
+(4) leaves a receipt that links correctly to the head chain.json names. `verify` reports both as
+"interrupted", never as changed, and the next run continues the chain from the newest committed receipt
+(`chain_head` rolls forward over step 4). A run stopped by Ctrl-C (SIGINT) or a problem of the machine
+(full disk, browser gone) writes a receipt marked `interrupted` with what it had done so far, at once
+(never waiting for a TSA's timestamp).
 """
 
 from __future__ import annotations
@@ -206,36 +207,59 @@ class EvidenceRun:
 
     def write_receipt(self, receipt: Receipt) -> Path:
         """Commit the run (steps 2-4 of the order above): hash the folder's images, link the handle's
-        previous receipt, sign, write receipt.sig, receipt.json, then chain.json."""
+        previous receipt, sign, write receipt.sig, receipt.json, then chain.json. A configured TSA is
+        waited for here (at most TSA_TIMEOUT_S); `commit` waits for it without holding up the event loop."""
         with chain_lock(self.handle_dir), _disk_full_named(self.dir):
-            receipt.images = {p.name: sha256_file(p) for p in sorted(self.dir.glob("*.png"))}
-            previous = chain_head(self.handle_dir)
-            if previous is not None:
-                receipt.previous_receipt = f"{previous.parent.name}/{RECEIPT}"
-                receipt.previous_receipt_sha256 = sha256_file(previous)
-            self._identify(receipt)
-            data = receipt.model_dump_json(indent=2).encode()
-            if self.signer is not None:
-                write_private(self.dir / SIGNATURE, self.signer.sign(data))
-            token = timestamp.request(self.tsa_url, data) if self.tsa_url else None
-            if token:
-                write_private(self.dir / timestamp.TIMESTAMP, token)
-            path = write_private(self.dir / RECEIPT, data)
-            head = {"latest": f"{self.dir.name}/{RECEIPT}", "sha256": hashlib.sha256(data).hexdigest()}
-            write_private(self.handle_dir / CHAIN, json.dumps(head, indent=2).encode())
-            for stale in self.handle_dir.glob(f".{CHAIN}.*.tmp"):  # a killed run's; the lock rules out a live one
-                stale.unlink(missing_ok=True)
+            data = self._seal(receipt)
+            return self._write(data, timestamp.request(self.tsa_url, data) if self.tsa_url else None)
+
+    async def commit(self, receipt: Receipt) -> Path:
+        """`write_receipt` for a run that finished, in a batch's event loop: while the TSA answers, the
+        other accounts go on. A cancel then (Ctrl-C, the batch stopping) commits the receipt at once as
+        interrupted, as for any run stopped before its end, and goes on."""
+        if not self.tsa_url:
+            return self.write_receipt(receipt)
+        try:
+            with chain_lock(self.handle_dir), _disk_full_named(self.dir):
+                data = self._seal(receipt)
+                return self._write(data, await timestamp.stamp(self.tsa_url, data))
+        except asyncio.CancelledError as stop:
+            self.write_interrupted(receipt, stop)
+            raise
+
+    def _seal(self, receipt: Receipt) -> bytes:
+        """The receipt's bytes, with the images' hashes, the link to the handle's previous receipt and the
+        account named; receipt.sig written over them. Under the handle's chain lock."""
+        receipt.images = {p.name: sha256_file(p) for p in sorted(self.dir.glob("*.png"))}
+        previous = chain_head(self.handle_dir)
+        if previous is not None:
+            receipt.previous_receipt = f"{previous.parent.name}/{RECEIPT}"
+            receipt.previous_receipt_sha256 = sha256_file(previous)
+        self._identify(receipt)
+        data = receipt.model_dump_json(indent=2).encode()
+        if self.signer is not None:
+            write_private(self.dir / SIGNATURE, self.signer.sign(data))
+        return data
+
+    def _write(self, data: bytes, token: bytes | None) -> Path:
+        """receipt.tsr (a timestamp of exactly `data`), receipt.json, then chain.json. Under the chain lock."""
+        if token:
+            write_private(self.dir / timestamp.TIMESTAMP, token)
+        path = write_private(self.dir / RECEIPT, data)
+        head = {"latest": f"{self.dir.name}/{RECEIPT}", "sha256": hashlib.sha256(data).hexdigest()}
+        write_private(self.handle_dir / CHAIN, json.dumps(head, indent=2).encode())
+        for stale in self.handle_dir.glob(f".{CHAIN}.*.tmp"):  # a killed run's; the lock rules out a live one
+            stale.unlink(missing_ok=True)
         return path
 
     def write_interrupted(self, receipt: Receipt, why: BaseException) -> Path | None:
         """The run stops early (Ctrl-C, a problem of the machine): commit a receipt marked
-        interrupted with what was done so far. When even that cannot be written (the disk is full), the
-        folder stays without a receipt, which `verify` reads as interrupted too."""
-        receipt.interrupted = _why(why)
-        receipt.outcome = AccountOutcome.ERROR
-        receipt.message = receipt.message or f"The run was interrupted ({receipt.interrupted}) before it finished."
+        interrupted with what was done so far, at once: without a timestamp, since a stop is no time to
+        wait for a TSA. When even that cannot be written (the disk is full), the folder stays without a
+        receipt, which `verify` reads as interrupted too."""
         try:
-            return self.write_receipt(receipt)
+            with chain_lock(self.handle_dir), _disk_full_named(self.dir):
+                return self._write(self._seal(_marked_interrupted(receipt, why)), None)
         except Exception as exc:  # the original interruption is what the user must see
             log.warning("could not write the interrupted receipt in %s: %s", self.dir, type(exc).__name__)
             return None
@@ -261,6 +285,13 @@ def account_id_from_twid(twid: str | None) -> str | None:
     """X's twid cookie is `u=<numeric id>`, URL-encoded (u%3D123); anything else is not an id."""
     value = unquote(twid or "").strip('"')
     return value[2:] if value.startswith("u=") and value[2:].isdigit() else None
+
+
+def _marked_interrupted(receipt: Receipt, why: BaseException) -> Receipt:
+    receipt.interrupted = _why(why)
+    receipt.outcome = AccountOutcome.ERROR
+    receipt.message = receipt.message or f"The run was interrupted ({receipt.interrupted}) before it finished."
+    return receipt
 
 
 def _why(exc: BaseException) -> str:

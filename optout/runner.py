@@ -72,7 +72,7 @@ async def run_account(
         async with browser.account_context(proxy=option) as context:
             await _run_job(job, evidence, context, specs, policy_version)
     result.finished_at = utcnow()
-    receipt = evidence.write_receipt(job.receipt(await _policy(policy_version)))
+    receipt = await evidence.commit(job.receipt(await _policy(policy_version)))
     result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
     return result
 

@@ -6,6 +6,7 @@ the receipt. Best effort: a TSA that cannot be reached costs the run nothing but
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import queue
@@ -30,25 +31,56 @@ SHA256_OID = "2.16.840.1.101.3.4.2.1"  # optout asks for SHA-256 imprints only
 
 
 def request(tsa_url: str, data: bytes) -> bytes | None:
-    """The TSA's DER answer over `data`, or None (logged) when there is none to keep. At most TSA_TIMEOUT_S
-    in all: urllib's timeout bounds each socket operation, not a name lookup or a TSA that trickles its
-    answer, so the request runs in a daemon thread that is given up on (it cannot keep the process alive
-    at exit, and it stops reading at the same deadline). Only this function logs, so an abandoned
-    request says nothing later, under another account's line."""
+    """The TSA's DER answer over `data`, or None (logged) when there is none to keep, waiting here (a
+    caller outside the event loop's work, or one that must not return before the receipt is whole)."""
     answers: queue.SimpleQueue[tuple[bytes | None, str | None]] = queue.SimpleQueue()
-    deadline = time.monotonic() + TSA_TIMEOUT_S
-
-    def ask() -> None:
-        try:
-            answers.put((_ask(tsa_url, data, deadline), None))
-        except Exception as exc:  # noqa: BLE001  any failure costs only the timestamp
-            answers.put((None, f"{type(exc).__name__}: {exc}"[:200]))
-
-    threading.Thread(target=ask, name="optout-tsa", daemon=True).start()
+    _ask_in_thread(tsa_url, data, answers.put)
     try:
         answer, why = answers.get(timeout=TSA_TIMEOUT_S)
     except queue.Empty:
         answer, why = None, f"no complete answer within {TSA_TIMEOUT_S:g} s"
+    return _kept(tsa_url, answer, why)
+
+
+async def stamp(tsa_url: str, data: bytes) -> bytes | None:
+    """`request` without holding up the event loop: a batch's other accounts go on while the TSA answers.
+    Cancelled (Ctrl-C), it stops waiting at once; the abandoned request ends at its own deadline."""
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[tuple[bytes | None, str | None]] = loop.create_future()
+
+    def deliver(outcome: tuple[bytes | None, str | None]) -> None:
+        try:
+            loop.call_soon_threadsafe(lambda: answered.done() or answered.set_result(outcome))
+        except RuntimeError:  # the loop has closed: nobody waits for this answer any more
+            pass
+
+    _ask_in_thread(tsa_url, data, deliver)
+    try:
+        answer, why = await asyncio.wait_for(answered, TSA_TIMEOUT_S)
+    except TimeoutError:
+        answer, why = None, f"no complete answer within {TSA_TIMEOUT_S:g} s"
+    return _kept(tsa_url, answer, why)
+
+
+def _ask_in_thread(tsa_url: str, data: bytes, deliver) -> None:
+    """Ask the TSA in a daemon thread, handing `deliver` (answer, why-not) once. At most TSA_TIMEOUT_S in
+    all: urllib's timeout bounds each socket operation, not a name lookup or a TSA that trickles its
+    answer, so the caller gives up on the thread at the deadline (a daemon thread cannot keep the process
+    alive at exit) and the thread stops reading at the same deadline."""
+    deadline = time.monotonic() + TSA_TIMEOUT_S
+
+    def ask() -> None:
+        try:
+            deliver((_ask(tsa_url, data, deadline), None))
+        except Exception as exc:  # noqa: BLE001  any failure costs only the timestamp
+            deliver((None, f"{type(exc).__name__}: {exc}"[:200]))
+
+    threading.Thread(target=ask, name="optout-tsa", daemon=True).start()
+
+
+def _kept(tsa_url: str, answer: bytes | None, why: str | None) -> bytes | None:
+    """The answer to keep. Only here is anything logged, once per request: an abandoned request says
+    nothing later, under another account's line."""
     if why is not None:
         log.warning("timestamp: none from %s: %s", shown_url(tsa_url), scrub(why, tsa_url))
     return answer

@@ -4,6 +4,7 @@ authority the test starts: a test CA, a TSA certificate (extendedKeyUsage timeSt
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
@@ -49,6 +50,22 @@ def _make_ca(folder: Path, name: str) -> None:
              cwd=folder)
 
 
+class SLOW:
+    """How long the module's TSA takes to answer, and whether it has been asked since `slow_tsa` began."""
+
+    delay_s = 0.0
+    asked = threading.Event()
+
+
+@pytest.fixture
+def slow_tsa(tsa):
+    """The module's TSA, answering after 1.5 s."""
+    SLOW.delay_s = 1.5
+    SLOW.asked.clear()
+    yield tsa
+    SLOW.delay_s = 0.0
+
+
 @pytest.fixture(scope="module")
 def tsa():
     """A TSA on localhost; yields (url, CA certificate path)."""
@@ -68,6 +85,8 @@ def tsa():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802  (http.server's name)
             query = self.rfile.read(int(self.headers["Content-Length"]))
+            SLOW.asked.set()
+            time.sleep(SLOW.delay_s)
             with lock:
                 (folder / "q.tsq").write_bytes(query)
                 subprocess.run(["openssl", "ts", "-reply", "-queryfile", "q.tsq", "-config", "ts.cnf", "-inkey",
@@ -122,7 +141,62 @@ def test_receipts_get_a_trusted_timestamp_that_verify_checks(tmp_path, tsa):
         "timestamp is for other bytes than this receipt (edited after it was timestamped)"]
 
 
-@pytest.mark.parametrize("tsa_url", ["http://127.0.0.1:9/tsa", "http://tsa-user:Pw-S3cret-1@127.0.0.1:9/tsa?key=K3y-S3cret-2"])
+def _receipt(run) -> Receipt:
+    return Receipt(tool_version="t", handle="alice", base_url="https://x.com", mode=Mode.APPLY,
+                   outcome=AccountOutcome.OK, started_at=run.started_at)
+
+
+def test_a_slow_tsa_holds_up_no_other_account(tmp_path, slow_tsa):
+    """A batch's accounts share one event loop: while one receipt waits for its timestamp, the others
+    go on (here a stand-in account that steps every 50 ms), and the timestamp still comes."""
+    url, folder = slow_tsa
+    run = EvidenceRun(tmp_path / "ev", "alice", tsa_url=url)
+    write_private(run.dir / "before-business-partners.png", b"\x89PNG image")
+
+    async def commit_beside_another_account() -> int:
+        steps = 0
+
+        async def another_account() -> None:
+            nonlocal steps
+            while True:
+                await asyncio.sleep(0.05)
+                steps += 1
+
+        other = asyncio.ensure_future(another_account())
+        await run.commit(_receipt(run))
+        other.cancel()
+        return steps
+
+    steps = asyncio.run(commit_beside_another_account())
+    assert steps >= 15, steps  # 1.5 s of waiting for the TSA, not a stalled loop (0 steps)
+    report = verify_tree(tmp_path / "ev", tsa_roots=load_roots([folder / "ca.crt"]))
+    assert report.ok and report.timestamped == 1, report.problems
+
+
+def test_a_cancel_while_the_tsa_answers_commits_the_receipt_as_interrupted(tmp_path, slow_tsa):
+    """Ctrl-C while the TSA answers: the receipt is committed at once, marked interrupted and without a
+    timestamp, as for any run stopped before its end; the cancel goes on."""
+    url, _ = slow_tsa
+    run = EvidenceRun(tmp_path / "ev", "alice", tsa_url=url)
+
+    async def cancelled_while_stamping() -> None:
+        commit = asyncio.ensure_future(run.commit(_receipt(run)))
+        assert await asyncio.to_thread(SLOW.asked.wait, 10)  # the TSA has the request
+        commit.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await commit
+
+    started = time.monotonic()
+    asyncio.run(cancelled_while_stamping())
+    assert time.monotonic() - started < 1.5  # did not wait for the TSA's answer
+    receipt = json.loads((run.dir / RECEIPT).read_text())
+    assert receipt["interrupted"].startswith("cancelled") and receipt["outcome"] == "error"
+    assert not (run.dir / TIMESTAMP).exists()
+    assert verify_tree(tmp_path / "ev").ok
+
+
+@pytest.mark.parametrize("tsa_url", [
+    "http://127.0.0.1:9/tsa", "http://tsa-user:Pw-S3cret-1@127.0.0.1:9/tsa?key=K3y-S3cret-2"])
 def test_an_unreachable_tsa_costs_only_the_timestamp(tmp_path, caplog, tsa_url):
     """...and the log names the TSA without the password or key its URL holds."""
     run, receipt_path = _run(tmp_path / "ev", tsa_url)
@@ -178,3 +252,16 @@ def test_a_tsa_that_trickles_its_answer_is_given_up_on_in_time(monkeypatch, capl
         assert [r.getMessage() for r in caplog.records if r.name == "optout.timestamp"] == [
             f"timestamp: none from http://127.0.0.1:{port_of(server)}/tsa: no complete answer within 1 s"]
         assert hung_up.wait(5) and not finished.is_set()  # the abandoned request stopped reading too
+
+
+def test_a_command_stamps_its_receipt(optout_env, fresh_replica, tsa):
+    """The runner's path (`EvidenceRun.commit`): `optout run` against the replica with a TSA configured
+    leaves a receipt that `verify --tsa-cert` finds timestamped."""
+    url, folder = tsa
+    fresh_replica.admin.add_account({"handle": "stamped", "password": "pw-stamped-T5a!"})
+    assert optout_env.run("accounts", "add", "stamped", "--password-stdin", input="pw-stamped-T5a!\n").returncode == 0
+    out = optout_env.home / "evidence"
+    ran = optout_env.run("run", "stamped", "--out", str(out), extra_env={"OPTOUT_TSA_URL": url})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    verified = optout_env.run("verify", str(out), "--tsa-cert", str(folder / "ca.crt"), "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["timestamped"] == 1, verified.stdout

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,7 +81,29 @@ class Settings(BaseSettings):
         v = v.strip().rstrip("/")
         if not v.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
+        parts = urlsplit(v)
+        if "@" in parts.netloc or parts.query or parts.fragment:  # receipts and the history keep base_url
+            raise ValueError("base_url is a site's address only: no user part, query or fragment")
         return v
+
+    @field_validator("browser_endpoint", "tsa_url")
+    @classmethod
+    def _endpoint_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """A URL optout can reach: its scheme, and a host and port that parse (the value itself stays out
+        of the message: it may carry a key)."""
+        if not v:
+            return None
+        endpoint = info.field_name == "browser_endpoint"
+        schemes = ("ws", "wss", "http", "https") if endpoint else ("http", "https")
+        try:
+            parts = urlsplit(v.strip())
+            parts.port  # noqa: B018  ValueError for a port out of range or a broken [IPv6] host
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in schemes or not parts.hostname:
+            kinds = "a ws://, wss://, http:// or https://" if endpoint else "an http:// or https://"
+            raise ValueError(f"{info.field_name} must be {kinds} URL with a host")
+        return v.strip()
 
     @model_validator(mode="after")
     def _pauses_in_order(self) -> Settings:

@@ -25,6 +25,7 @@ from optout.errors import BadInput, EnvironmentProblem, ExitCode, first_line
 from optout.lock import run_lock
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.prompts import Prompter
+from optout.redact import scrub
 from optout.runner import run_account
 from optout.store import Store
 from optout.work_queue import AccountJob, BatchObserver, Pacing, QuietObserver, Scheduler
@@ -106,9 +107,10 @@ async def run_accounts(
             scheduler = Scheduler(work, pacing, on_result=record, observer=observer)
             done = await _unless_browser_dies(session, scheduler.run(jobs))
         except PlaywrightError as exc:
+            why = scrub(first_line(exc), settings.browser_endpoint)  # a remote browser's URL may carry a key
             raise EnvironmentProblem(
-                f"The browser stopped in the middle of the run ({first_line(exc)}). Every account that finished "
-                "is saved in the history.",
+                f"The browser stopped in the middle of the run ({why}). Every account that finished is saved in "
+                "the history.",
                 hint="Run the same command again (a batch: with --resume) to do the rest.",
             ) from None
         by_handle = {r.handle: r for r in done.results}

@@ -73,7 +73,7 @@ def _ask_in_thread(tsa_url: str, data: bytes, deliver) -> None:
         try:
             deliver((_ask(tsa_url, data, deadline), None))
         except Exception as exc:  # noqa: BLE001  any failure costs only the timestamp
-            deliver((None, f"{type(exc).__name__}: {exc}"[:200]))
+            deliver((None, f"{type(exc).__name__}: {exc}"))
 
     threading.Thread(target=ask, name="optout-tsa", daemon=True).start()
 
@@ -82,7 +82,7 @@ def _kept(tsa_url: str, answer: bytes | None, why: str | None) -> bytes | None:
     """The answer to keep. Only here is anything logged, once per request: an abandoned request says
     nothing later, under another account's line."""
     if why is not None:
-        log.warning("timestamp: none from %s: %s", shown_url(tsa_url), scrub(why, tsa_url))
+        log.warning("timestamp: none from %s: %s", shown_url(tsa_url), scrub(why, tsa_url)[:200])
     return answer
 
 

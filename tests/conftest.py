@@ -91,11 +91,6 @@ def playwright(node_compile_cache):
 
 
 @pytest.fixture(scope="module")
-def browser_type(playwright, browser_name):
-    return getattr(playwright, browser_name)
-
-
-@pytest.fixture(scope="module")
 def browser_context_args(playwright, device, base_url):
     return {**(playwright.devices[device] if device else {}), **({"base_url": base_url} if base_url else {})}
 

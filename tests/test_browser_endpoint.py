@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from optout.browser import cleartext_warning
-from optout.redact import shown_url
+from optout.redact import scrub, shown_url
+from local_server import port_of, serving
 from secrets_scan import find_leaks
 
 KEY, PASSWORD = "bb_live_K3yS3cret", "Pw-S3cret-9"  # what a hosted browser's endpoint URL carries
@@ -72,6 +74,10 @@ def test_a_run_warns_before_connecting(optout_env):
     ("ws://TOKEN@fleet.example/", "ws://***@fleet.example/"),
     ("http://127.0.0.1:9222", "http://127.0.0.1:9222"),
     ("https://tsa.example/ts?mail=a@b.c", "https://tsa.example/ts?mail=***"),
+    ("wss://fleet.example/?BARE-KEY", "wss://fleet.example/?***"),
+    ("ws://[::1]:9/?t=x&flag=", "ws://[::1]:9/?t=***&flag=***"),
+    ("user:pw@fleet.example:9?token=KEY", "fleet.example:9"),  # no scheme: nothing after the host
+    ("fleet.example:9/?token=KEY&next=http://x", "fleet.example:9/"),
 ])
 def test_a_url_is_shown_without_its_credentials(url, shown):
     assert shown_url(url) == shown
@@ -89,3 +95,51 @@ def test_an_endpoint_that_cannot_be_reached_is_named_without_its_key(optout_env,
     doctor = optout_env.run("doctor", "--browser-only", extra_env={"OPTOUT_BROWSER_ENDPOINT": endpoint})
     assert "127.0.0.1:9" in doctor.stdout + doctor.stderr
     assert find_leaks([KEY, PASSWORD], optout_env.written_files(), optout_env.outputs) == []
+
+
+def test_a_library_message_is_scrubbed_of_the_key_in_every_form():
+    """Playwright moves a DevTools endpoint's query behind /json/version/ in its errors, and a key may
+    hold '+' or '%2F': the URL in the text is shown without its values, and the key in any encoding is
+    hidden wherever else it appears."""
+    endpoint = "http://127.0.0.1:4444?token=Ab+Cd%2FEf=="
+    text = ("Unexpected status 401 when connecting to http://127.0.0.1:4444/json/version/?token=Ab+Cd%2FEf==. "
+            "key Ab Cd/Ef== or Ab+Cd/Ef== or Ab%2BCd%2FEf%3D%3D")
+    shown = scrub(text, endpoint)
+    assert "http://127.0.0.1:4444/json/version/?token=***" in shown
+    assert not any(form in shown for form in ("Ab+Cd", "Ab Cd", "Cd%2FEf", "Cd/Ef", "Ab%2BCd")), shown
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A hosted browser's DevTools endpoint refusing a wrong or expired key."""
+
+    def do_GET(self):  # noqa: N802  (http.server's name)
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_key_the_endpoint_refuses_is_named_nowhere(optout_env):
+    """The answer a wrong key gets (401) names the URL in Playwright's error: optout's message, output and
+    log show the endpoint without the key, which holds characters URLs encode."""
+    key = "Ab+Cd%2FEf9x=="
+    assert optout_env.run("accounts", "add", "remote_user", "--password-stdin", input="pw-123456\n").returncode == 0
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)) as server:
+        endpoint = f"http://127.0.0.1:{port_of(server)}?token={key}"
+        proc = optout_env.run("check", "remote_user", extra_env={"OPTOUT_BROWSER_ENDPOINT": endpoint})
+    assert proc.returncode == 5 and "401" in proc.stderr, proc.stderr
+    assert find_leaks([key, "Ab+Cd/Ef9x==", "Ab Cd/Ef9x=="], optout_env.written_files(), optout_env.outputs) == []
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("OPTOUT_BROWSER_ENDPOINT", "ws://[::1:9/?token=Key-S3cret-7"),
+    ("OPTOUT_BROWSER_ENDPOINT", "ftp://fleet.example/?token=Key-S3cret-7"),
+    ("OPTOUT_TSA_URL", "ws://tsa.example/?key=Key-S3cret-7"),
+    ("OPTOUT_BASE_URL", "https://user:Key-S3cret-7@x.com"),
+])
+def test_a_url_setting_that_cannot_be_used_is_refused_without_echoing_it(optout_env, variable, value):
+    proc = optout_env.run("doctor", extra_env={variable: value})
+    assert proc.returncode == 2 and "configuration is not valid" in proc.stderr, proc.stderr
+    assert "Key-S3cret-7" not in proc.stdout + proc.stderr

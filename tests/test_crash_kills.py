@@ -28,7 +28,6 @@ from pathlib import Path
 import pytest
 
 from optout.config import load_settings
-from optout.credentials import CredentialStore
 from optout.evidence import CHAIN, RECEIPT, RUN_FOLDER_RE, Receipt, chain_head, verify_tree
 from optout.store import recorded_receipts
 from worker_keyring import restart_keyring

@@ -10,7 +10,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from optout.credentials import CredentialStore
 from recordings.server import ReplicaServer
 from tests.conftest import ROOT, TEST_SETTLE_MS, OptoutEnv
 from tests.secrets_scan import find_leaks
+from waiting import wait_until
 
 PARTNERS = "allow_sharing_data_for_third_party_personalization"
 GROK = "allow_xai_data_sharing"
@@ -72,7 +72,7 @@ def user(tmp_path_factory, recheck_replica):
 
 @pytest.fixture
 def env(user, inbox):
-    """The module's user, notifying this test's inbox, with every account back to all-off."""
+    """The session's user, notifying this test's inbox, with every account back to all-off."""
     user.env["OPTOUT_NOTIFY_URLS"] = json.dumps([inbox.url])
     user.replica.admin.clear_faults()
     for handle in user.handles:
@@ -215,18 +215,19 @@ def test_overlapping_rechecks_wait_or_give_up(env):
     env.replica.admin.clear_faults()
 
 
-def _wait_until_locked(env, timeout: float = 60) -> None:
+def _wait_until_locked(env) -> None:
     """Until some process holds the state dir's lock (the first recheck has started its work)."""
     lock = FileLock(env.home / "state" / "optout.lock")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def held() -> bool:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            return
+            return True
         lock.release()
-        time.sleep(0.05)
-    raise AssertionError("the first recheck never took the lock")
+        return False
+
+    wait_until(held, "the first recheck to take the lock", timeout=60, every=0.05)
 
 
 def _recheck_runs(env) -> int:
@@ -329,7 +330,7 @@ def test_a_dead_session_without_a_password_is_named_with_the_command_that_renews
     logins = len(env.replica.admin.get_account(handle)["logins"])
     try:
         proc = env.run("recheck", "@" + handle)
-    finally:  # the module's user keeps only its own accounts: later `recheck --all` must not meet this one
+    finally:  # the session's user keeps only its own accounts: later `recheck --all` must not meet this one
         assert env.run("accounts", "remove", handle).returncode == 0
 
     assert proc.returncode == 3, proc.stdout + proc.stderr

@@ -81,7 +81,10 @@ class Settings(BaseSettings):
         v = v.strip().rstrip("/")
         if not v.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
-        parts = urlsplit(v)
+        try:
+            parts = urlsplit(v)
+        except ValueError:  # its message quotes the address, which may hold a password
+            raise ValueError("base_url is not a URL that can be read") from None
         if "@" in parts.netloc or parts.query or parts.fragment:  # receipts and the history keep base_url
             raise ValueError("base_url is a site's address only: no user part, query or fragment")
         return v
@@ -100,10 +103,10 @@ class Settings(BaseSettings):
             parts.port  # noqa: B018  ValueError for a port out of range or a broken [IPv6] host
         except ValueError:
             parts = None
-        if parts is None or parts.scheme not in schemes or not parts.hostname:
+        if parts is None or parts.scheme not in schemes or not parts.hostname or not v.strip().isprintable():
             kinds = "a ws://, wss://, http:// or https://" if endpoint else "an http:// or https://"
             raise ValueError(f"{info.field_name} must be {kinds} URL with a host")
-        return v.strip()
+        return parts.scheme + v.strip()[len(parts.scheme):]  # the scheme in lower case, as optout compares it
 
     @model_validator(mode="after")
     def _pauses_in_order(self) -> Settings:

@@ -215,17 +215,25 @@ class EvidenceRun:
 
     async def commit(self, receipt: Receipt) -> Path:
         """`write_receipt` for a run that finished, in a batch's event loop: while the TSA answers, the
-        other accounts go on. A cancel then (Ctrl-C, the batch stopping) commits the receipt at once as
-        interrupted, as for any run stopped before its end, and goes on."""
+        other accounts go on. A cancel then (Ctrl-C, the batch stopping) commits the receipt at once,
+        without the timestamp: the run did finish, and its receipt says what it did. The chain lock is
+        held across the wait: one process works on a handle once at a time (runs and rechecks drop
+        repeated handles, a batch keeps the first, a retry starts after the receipt), so no coroutine of
+        this process waits for it."""
         if not self.tsa_url:
             return self.write_receipt(receipt)
-        try:
-            with chain_lock(self.handle_dir), _disk_full_named(self.dir):
-                data = self._seal(receipt)
-                return self._write(data, await timestamp.stamp(self.tsa_url, data))
-        except asyncio.CancelledError as stop:
-            self.write_interrupted(receipt, stop)
-            raise
+        with chain_lock(self.handle_dir), _disk_full_named(self.dir):
+            data = self._seal(receipt)
+            try:
+                token = await timestamp.stamp(self.tsa_url, data)
+            except asyncio.CancelledError:
+                log.warning("timestamp: skipped for %s: the command was stopped while the TSA answered", self.dir)
+                try:
+                    self._write(data, None)
+                except Exception as exc:  # the stop is what goes on; verify reads the folder as interrupted
+                    log.warning("could not write the receipt in %s: %s", self.dir, type(exc).__name__)
+                raise
+            return self._write(data, token)
 
     def _seal(self, receipt: Receipt) -> bytes:
         """The receipt's bytes, with the images' hashes, the link to the handle's previous receipt and the
@@ -254,14 +262,18 @@ class EvidenceRun:
 
     def write_interrupted(self, receipt: Receipt, why: BaseException) -> Path | None:
         """The run stops early (Ctrl-C, a problem of the machine): commit a receipt marked
-        interrupted with what was done so far, at once: without a timestamp, since a stop is no time to
-        wait for a TSA. When even that cannot be written (the disk is full), the folder stays without a
-        receipt, which `verify` reads as interrupted too."""
+        interrupted with what was done so far (`write_on_stop`)."""
+        return self.write_on_stop(_marked_interrupted(receipt, why))
+
+    def write_on_stop(self, receipt: Receipt) -> Path | None:
+        """Commit `receipt` at once, while the command stops: without a timestamp, since a stop is no time
+        to wait for a TSA. When even that cannot be written (the disk is full), the folder stays without a
+        receipt, which `verify` reads as interrupted."""
         try:
             with chain_lock(self.handle_dir), _disk_full_named(self.dir):
-                return self._write(self._seal(_marked_interrupted(receipt, why)), None)
-        except Exception as exc:  # the original interruption is what the user must see
-            log.warning("could not write the interrupted receipt in %s: %s", self.dir, type(exc).__name__)
+                return self._write(self._seal(receipt), None)
+        except Exception as exc:  # the stop is what the user must see
+            log.warning("could not write the receipt in %s: %s", self.dir, type(exc).__name__)
             return None
 
     def _identify(self, receipt: Receipt) -> None:

@@ -2,7 +2,7 @@
 credential: a hosted browser's API key in the query (`wss://…?token=KEY`, `?apiKey=KEY`), a
 `user:password@` before the host, a time-stamping authority's key. What optout shows keeps where the URL
 points (scheme, host, port, path) and the names of the query's fields, never their values or the
-user part."""
+user part. When in doubt it hides more: a '@' anywhere before the query ends the user part."""
 
 from __future__ import annotations
 
@@ -11,34 +11,37 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 HIDDEN = "***"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
-_MIN_SECRET = 6  # shorter values are hidden inside URLs only: elsewhere they would hide ordinary words
+_URL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")  # linear: see the lookbehind
+_MIN_VALUE = 6  # a query value shorter than this is hidden inside URLs only, not in ordinary words
+_MIN_USER_PART = 3
 
 
 def shown_url(url: str) -> str:
     """`url` without its user part and with every query value hidden (a field without a name: `***`);
-    text that does not start with a scheme keeps only what comes before any '@', '?' or '#'."""
+    text that does not start with a scheme keeps only what comes after any '@' and before '?' or '#'."""
     scheme = _SCHEME.match(url)
     if not scheme:
         return re.split(r"[?#]", url.rsplit("@", 1)[-1], maxsplit=1)[0]
     rest = url[scheme.end():]
+    before_query = rest.split("?", 1)[0]
+    user = f"{HIDDEN}@" if "@" in before_query else ""
+    rest = rest[before_query.rfind("@") + 1:]  # a password may hold '/' or '#': all of it goes
     cut = min([at for at in (rest.find(mark) for mark in "/?#") if at != -1], default=len(rest))
-    host = rest[:cut].rsplit("@", 1)[-1]
-    user = f"{HIDDEN}@" if "@" in rest[:cut] else ""
     path, _, query = rest[cut:].split("#", 1)[0].partition("?")
     fields = "&".join(_hidden_field(pair) for pair in query.split("&") if pair)
-    return f"{scheme.group(0)}{user}{host}{path}" + (f"?{fields}" if query else "")
+    return f"{scheme.group(0)}{user}{rest[:cut]}{path}" + (f"?{fields}" if query else "")
 
 
 def scrub(text: str, url: str | None) -> str:
-    """`text` (a library's error message, say) with every URL in it shown as `shown_url` shows it, and
-    the secret parts of `url` hidden wherever else they appear, in the forms a library writes them."""
+    """`text` (a library's error message, say) with the secret parts of `url` hidden wherever they
+    appear, in the forms a library writes them (any letter case of their escapes), and every URL in it
+    shown as `shown_url` shows it."""
     if not url:
         return text
-    text = _URL_IN_TEXT.sub(lambda found: shown_url(found.group(0)), text)
-    for secret in sorted(_secrets(url), key=len, reverse=True):
-        text = text.replace(secret, HIDDEN)
-    return text
+    secrets = sorted(_secrets(url), key=len, reverse=True)
+    if secrets:
+        text = re.sub("|".join(map(re.escape, secrets)), HIDDEN, text, flags=re.IGNORECASE)
+    return _URL_IN_TEXT.sub(lambda found: shown_url(found.group(0)), text)
 
 
 def _hidden_field(pair: str) -> str:
@@ -47,13 +50,24 @@ def _hidden_field(pair: str) -> str:
 
 
 def _secrets(url: str) -> set[str]:
-    """The user part's pieces and the query's values, raw and in their decoded and encoded forms."""
+    """The user part's pieces and the query's and fragment's values, raw, decoded and encoded."""
     scheme = _SCHEME.match(url)
     rest = url[scheme.end():] if scheme else url
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    raw = set(authority.rsplit("@", 1)[0].split(":", 1)) if "@" in authority else set()
-    query = rest.partition("?")[2].split("#", 1)[0]
-    raw |= {value if eq else name for name, eq, value in (pair.partition("=") for pair in query.split("&"))}
-    forms = {f(value) for value in raw for f in (str, unquote, unquote_plus)}
-    forms |= {f(value, safe="") for value in set(forms) for f in (quote, quote_plus)}
-    return {form for form in forms if len(form) >= _MIN_SECRET}
+    before_query, _, after = rest.partition("?")
+    user_part = before_query.rsplit("@", 1)[0] if "@" in before_query else ""
+    users = {piece for piece in (user_part, *user_part.split(":", 1)) if len(piece) >= _MIN_USER_PART}
+    fields = re.split(r"[&#]", after + "#" + (before_query.split("#", 1)[1] if "#" in before_query else ""))
+    values = {value if eq else name for name, eq, value in (field.partition("=") for field in fields)}
+    forms = {form for raw in users | values for form in _forms(raw)}
+    return {form for form in forms if len(form) >= _MIN_VALUE or form in users}
+
+
+def _forms(raw: str) -> set[str]:
+    decoded = {raw, unquote(raw, errors="surrogateescape"), unquote_plus(raw, errors="surrogateescape")}
+    encoded = set()
+    for value in decoded:
+        try:
+            encoded |= {quote(value, safe=""), quote_plus(value, safe="")}
+        except UnicodeError:  # a lone surrogate (a non-UTF-8 byte in the setting): it has no encoded form
+            pass
+    return {form for form in decoded | encoded if form}

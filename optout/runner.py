@@ -72,7 +72,12 @@ async def run_account(
         async with browser.account_context(proxy=option) as context:
             await _run_job(job, evidence, context, specs, policy_version)
     result.finished_at = utcnow()
-    receipt = await evidence.commit(job.receipt(await _policy(policy_version)))
+    try:
+        version = await _policy(policy_version)
+    except asyncio.CancelledError:  # stopped while the policy read ends: the run is done, its receipt says so
+        evidence.write_on_stop(job.receipt(_policy_now(policy_version)))
+        raise
+    receipt = await evidence.commit(job.receipt(version))
     result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
     return result
 

@@ -56,7 +56,8 @@ async def stamp(tsa_url: str, data: bytes) -> bytes | None:
 
     _ask_in_thread(tsa_url, data, deliver)
     try:
-        answer, why = await asyncio.wait_for(answered, TSA_TIMEOUT_S)
+        async with asyncio.timeout(TSA_TIMEOUT_S):  # not wait_for: on 3.11 it can swallow a cancel that
+            answer, why = await answered           # arrives as the answer does
     except TimeoutError:
         answer, why = None, f"no complete answer within {TSA_TIMEOUT_S:g} s"
     return _kept(tsa_url, answer, why)
@@ -82,7 +83,7 @@ def _kept(tsa_url: str, answer: bytes | None, why: str | None) -> bytes | None:
     """The answer to keep. Only here is anything logged, once per request: an abandoned request says
     nothing later, under another account's line."""
     if why is not None:
-        log.warning("timestamp: none from %s: %s", shown_url(tsa_url), scrub(why, tsa_url)[:200])
+        log.warning("timestamp: none from %s: %s", shown_url(tsa_url), scrub(why[:2000], tsa_url)[:200])
     return answer
 
 

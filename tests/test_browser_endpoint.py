@@ -78,6 +78,8 @@ def test_a_run_warns_before_connecting(optout_env):
     ("ws://[::1]:9/?t=x&flag=", "ws://[::1]:9/?t=***&flag=***"),
     ("user:pw@fleet.example:9?token=KEY", "fleet.example:9"),  # no scheme: nothing after the host
     ("fleet.example:9/?token=KEY&next=http://x", "fleet.example:9/"),
+    ("http://user:pa/ss@proxy.example:8080", "http://***@proxy.example:8080"),  # a '/' or '#' in a password
+    ("http://user:S3c#ret@proxy.example:8080", "http://***@proxy.example:8080"),
 ])
 def test_a_url_is_shown_without_its_credentials(url, shown):
     assert shown_url(url) == shown
@@ -104,9 +106,13 @@ def test_a_library_message_is_scrubbed_of_the_key_in_every_form():
     endpoint = "http://127.0.0.1:4444?token=Ab+Cd%2FEf=="
     text = ("Unexpected status 401 when connecting to http://127.0.0.1:4444/json/version/?token=Ab+Cd%2FEf==. "
             "key Ab Cd/Ef== or Ab+Cd/Ef== or Ab%2BCd%2FEf%3D%3D")
-    shown = scrub(text, endpoint)
+    shown = scrub(text + " or Ab%2bCd%2fEf%3d%3d", endpoint)
     assert "http://127.0.0.1:4444/json/version/?token=***" in shown
-    assert not any(form in shown for form in ("Ab+Cd", "Ab Cd", "Cd%2FEf", "Cd/Ef", "Ab%2BCd")), shown
+    assert not any(form in shown.lower() for form in ("ab+cd", "ab cd", "cd%2fef", "cd/ef", "ab%2bcd")), shown
+    # a quote in the key, a short password, a key in the fragment
+    assert scrub("x ?token=ab'cdEFGH1234 y", "http://h/?token=ab'cdEFGH1234") == "x ?token=*** y"
+    assert "pw12" not in scrub("refused user:pw12", "http://fleet:pw12@h/")
+    assert "tokenXYZ123" not in scrub("key tokenXYZ123", "http://h/#token=tokenXYZ123")
 
 
 class _Refusing(BaseHTTPRequestHandler):
@@ -138,8 +144,16 @@ def test_a_key_the_endpoint_refuses_is_named_nowhere(optout_env):
     ("OPTOUT_BROWSER_ENDPOINT", "ftp://fleet.example/?token=Key-S3cret-7"),
     ("OPTOUT_TSA_URL", "ws://tsa.example/?key=Key-S3cret-7"),
     ("OPTOUT_BASE_URL", "https://user:Key-S3cret-7@x.com"),
+    ("OPTOUT_BASE_URL", "https://user:Key-S3cret-7\uff03pw@x.com"),  # urlsplit's own error would quote it
+    ("OPTOUT_TSA_URL", "http://tsa.example/?key=Key-S3cret-7\x07"),
 ])
 def test_a_url_setting_that_cannot_be_used_is_refused_without_echoing_it(optout_env, variable, value):
     proc = optout_env.run("doctor", extra_env={variable: value})
     assert proc.returncode == 2 and "configuration is not valid" in proc.stderr, proc.stderr
     assert "Key-S3cret-7" not in proc.stdout + proc.stderr
+
+
+def test_an_endpoint_scheme_in_capitals_is_used_as_written_in_lower_case():
+    from optout.config import load_settings
+
+    assert load_settings(browser_endpoint="WSS://fleet.example/?token=K").browser_endpoint == "wss://fleet.example/?token=K"

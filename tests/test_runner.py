@@ -3,6 +3,7 @@ Every outcome leaves a receipt that verifies, with screenshots, and nothing secr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -264,3 +265,34 @@ async def test_a_rate_limit_on_one_tab_stops_the_account_and_keeps_the_other_tab
     assert receipt.failure.setting == "grok-training" and receipt.failure.screenshot in receipt.images
     assert world.truth()[BP] is False and world.truth()[GROK] is True
     assert verify_tree(world.settings.evidence_root).ok
+
+
+class _PolicyRead(asyncio.Future):
+    """The command's policy read, still going: `awaited` is set once the account waits for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.awaited = asyncio.Event()
+
+    def add_done_callback(self, fn, *, context=None):
+        self.awaited.set()
+        super().add_done_callback(fn, context=context)
+
+
+async def test_a_stop_while_the_policy_read_ends_commits_the_finished_run(world):
+    """Ctrl-C after the settings are off, while the receipt waits for the command's policy read: the
+    receipt is still committed, saying what was done (the policy unknown), not left out."""
+    world.account()
+    policy = _PolicyRead()
+    account = asyncio.ensure_future(run_account(world.chromium, world.handle, world.settings, mode=Mode.APPLY,
+                                                store=world.store, policy_version=policy))
+    await asyncio.wait_for(policy.awaited.wait(), 60)
+    account.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await account
+    [path] = (world.settings.evidence_root / world.handle).glob("*/receipt.json")
+    receipt = Receipt.model_validate_json(path.read_bytes())
+    assert receipt.outcome == "ok" and receipt.interrupted is None and receipt.privacy_policy_version is None
+    assert [s.outcome for s in receipt.settings] == ["turned_off", "turned_off"]
+    assert world.truth()[BP] is False and verify_tree(world.settings.evidence_root).ok
+    policy.cancel()

@@ -156,4 +156,5 @@ def test_a_url_setting_that_cannot_be_used_is_refused_without_echoing_it(optout_
 def test_an_endpoint_scheme_in_capitals_is_used_as_written_in_lower_case():
     from optout.config import load_settings
 
-    assert load_settings(browser_endpoint="WSS://fleet.example/?token=K").browser_endpoint == "wss://fleet.example/?token=K"
+    settings = load_settings(browser_endpoint="WSS://fleet.example/?token=K")
+    assert settings.browser_endpoint == "wss://fleet.example/?token=K"

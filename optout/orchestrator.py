@@ -110,7 +110,7 @@ async def run_accounts(
             why = scrub(first_line(exc), settings.browser_endpoint)  # a remote browser's URL may carry a key
             raise EnvironmentProblem(
                 f"The browser stopped in the middle of the run ({why}). Every account that finished is saved in "
-                "the history.",
+                "the history (an account stopped at its very end has a receipt but no history row, and is done again).",
                 hint="Run the same command again (a batch: with --resume) to do the rest.",
             ) from None
         by_handle = {r.handle: r for r in done.results}

@@ -255,8 +255,9 @@ async def _fetch_html(url: str) -> str:
 
     threading.Thread(target=work, name="optout-policy-read", daemon=True).start()
     try:
-        return await asyncio.wait_for(done, FETCH_DEADLINE_S + 1)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(FETCH_DEADLINE_S + 1):  # not wait_for: on 3.11 it can swallow a cancel
+            return await done                              # (Ctrl-C) that arrives as the answer does
+    except TimeoutError:
         raise TimeoutError(f"no complete answer within {FETCH_DEADLINE_S:g} s") from None
 
 

@@ -2,7 +2,8 @@
 credential: a hosted browser's API key in the query (`wss://…?token=KEY`, `?apiKey=KEY`), a
 `user:password@` before the host, a time-stamping authority's key. What optout shows keeps where the URL
 points (scheme, host, port, path) and the names of the query's fields, never their values or the
-user part. When in doubt it hides more: a '@' anywhere before the query ends the user part."""
+user part. When in doubt it hides more: a '@' before the query (or, when a password holds a '?', before
+the path) ends the user part."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 HIDDEN = "***"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_URL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")  # linear: see the lookbehind
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'\"<>]+")  # a bounded scheme keeps it linear
 _MIN_VALUE = 6  # a query value shorter than this is hidden inside URLs only, not in ordinary words
 _MIN_USER_PART = 3
 
@@ -23,9 +24,9 @@ def shown_url(url: str) -> str:
     if not scheme:
         return re.split(r"[?#]", url.rsplit("@", 1)[-1], maxsplit=1)[0]
     rest = url[scheme.end():]
-    before_query = rest.split("?", 1)[0]
-    user = f"{HIDDEN}@" if "@" in before_query else ""
-    rest = rest[before_query.rfind("@") + 1:]  # a password may hold '/' or '#': all of it goes
+    user_end = _user_part_end(rest)
+    user = f"{HIDDEN}@" if user_end >= 0 else ""
+    rest = rest[user_end + 1:]
     cut = min([at for at in (rest.find(mark) for mark in "/?#") if at != -1], default=len(rest))
     path, _, query = rest[cut:].split("#", 1)[0].partition("?")
     fields = "&".join(_hidden_field(pair) for pair in query.split("&") if pair)
@@ -44,6 +45,15 @@ def scrub(text: str, url: str | None) -> str:
     return _URL_IN_TEXT.sub(lambda found: shown_url(found.group(0)), text)
 
 
+def _user_part_end(rest: str) -> int:
+    """Where the user part of what follows '://' ends (its '@'), or -1. A password may hold '/' or '#'
+    (the last '@' before the query ends it) or '?' (the last '@' before the path does)."""
+    for end in (rest.split("?", 1)[0], rest.split("/", 1)[0]):
+        if "@" in end:
+            return end.rfind("@")
+    return -1
+
+
 def _hidden_field(pair: str) -> str:
     name, eq, _ = pair.partition("=")
     return f"{name}={HIDDEN}" if eq else HIDDEN
@@ -53,13 +63,22 @@ def _secrets(url: str) -> set[str]:
     """The user part's pieces and the query's and fragment's values, raw, decoded and encoded."""
     scheme = _SCHEME.match(url)
     rest = url[scheme.end():] if scheme else url
+    user_end = _user_part_end(rest)
+    user_part, rest = (rest[:user_end], rest[user_end + 1:]) if user_end >= 0 else ("", rest)
+    name, has_password, password = user_part.partition(":")
+    users = {user_part, password} | ({name} if not has_password or len(name) >= _MIN_VALUE else set())
+    users = {piece for piece in users if len(piece) >= _MIN_USER_PART}
     before_query, _, after = rest.partition("?")
-    user_part = before_query.rsplit("@", 1)[0] if "@" in before_query else ""
-    users = {piece for piece in (user_part, *user_part.split(":", 1)) if len(piece) >= _MIN_USER_PART}
+    host = re.split(r"[/#]", before_query, maxsplit=1)[0].lower()
     fields = re.split(r"[&#]", after + "#" + (before_query.split("#", 1)[1] if "#" in before_query else ""))
     values = {value if eq else name for name, eq, value in (field.partition("=") for field in fields)}
     forms = {form for raw in users | values for form in _forms(raw)}
-    return {form for form in forms if len(form) >= _MIN_VALUE or form in users}
+    kept = {form for form in forms if len(form) >= _MIN_VALUE or form in users}
+    # what the message shows anyway (the host) or needs to stay readable (a scheme) is never hidden
+    return {form for form in kept if form.lower() not in host and form.lower() not in _SCHEME_WORDS}
+
+
+_SCHEME_WORDS = "https:// wss:// socks5:// ftp://"
 
 
 def _forms(raw: str) -> set[str]:

@@ -69,13 +69,18 @@ async def run_account(
         result.outcome, result.message, result.hint = AccountOutcome.ERROR, exc.message, exc.hint
         job.failure = Failure(outcome=AccountOutcome.ERROR, message=exc.message)
     else:
-        async with browser.account_context(proxy=option) as context:
-            await _run_job(job, evidence, context, specs, policy_version)
+        try:
+            async with browser.account_context(proxy=option) as context:
+                await _run_job(job, context, specs, policy_version)
+        except BaseException as exc:  # stopped while the context closed: the receipt is not written yet
+            if not job.committed:
+                _commit_on_stop(job, policy_version, exc)
+            raise
     result.finished_at = utcnow()
     try:
         version = await _policy(policy_version)
-    except asyncio.CancelledError:  # stopped while the policy read ends: the run is done, its receipt says so
-        evidence.write_on_stop(job.receipt(_policy_now(policy_version)))
+    except asyncio.CancelledError as exc:  # stopped while the policy read ends
+        _commit_on_stop(job, policy_version, exc)
         raise
     receipt = await evidence.commit(job.receipt(version))
     result.receipt, result.receipt_sha256 = str(receipt), sha256_file(receipt)
@@ -83,8 +88,16 @@ async def run_account(
 
 
 async def _policy(version: str | None | asyncio.Future) -> str | None:
-    """The policy version, once the command's read of it (started with the browser) has finished."""
-    return await asyncio.shield(version) if isinstance(version, asyncio.Future) else version
+    """The policy version, once the command's read of it (started with the browser) has finished; None
+    if that read was called off while this account goes on."""
+    if not isinstance(version, asyncio.Future):
+        return version
+    try:
+        return await asyncio.shield(version)
+    except asyncio.CancelledError:
+        if version.cancelled() and not asyncio.current_task().cancelling():
+            return None
+        raise
 
 
 def _policy_now(version: str | None | asyncio.Future) -> str | None:
@@ -99,13 +112,28 @@ def _proxy_option(url: str | None, store: CredentialStore) -> dict | None:
     return parse_proxy(url).playwright(store.proxy_password) if url else None
 
 
-async def _run_job(job: _AccountJob, evidence: EvidenceRun, context: BrowserContext, specs: list[SettingSpec],
+async def _run_job(job: _AccountJob, context: BrowserContext, specs: list[SettingSpec],
                    policy_version: str | None | asyncio.Future) -> None:
     try:
         await job.run(context, specs)
-    except BaseException as exc:  # Ctrl-C, a full disk, the browser gone: commit what was done, marked
-        evidence.write_interrupted(job.receipt(_policy_now(policy_version)), exc)
+    except BaseException as exc:  # Ctrl-C, a full disk, the browser gone: commit what was done
+        _commit_on_stop(job, policy_version, exc)
         raise
+
+
+def _commit_on_stop(job: _AccountJob, policy_version: str | None | asyncio.Future, why: BaseException) -> None:
+    """The command stops during this account: its receipt is committed at once. Marked interrupted if
+    the account's work was cut short; as it is if the work was done and only its tabs, context or
+    policy read were left (the receipt then has no history row, and the next run does the account
+    again)."""
+    receipt = job.receipt(_policy_now(policy_version))
+    if job.work_done:
+        log.warning("@%s: stopped after its work was done; its receipt is in %s, without a history row (%s)",
+                    job.result.handle, job.evidence.dir, type(why).__name__)
+        job.evidence.write_on_stop(receipt)
+    else:
+        job.evidence.write_interrupted(receipt, why)
+    job.committed = True
 
 
 MAX_TABS = 3
@@ -159,6 +187,8 @@ class _AccountJob:
         self.relogin = asyncio.Lock()
         self.relogin_failed = False  # then the tabs waiting for that login stop, and its failure is the account's
         self.tabs: list[_Tab] = []
+        self.work_done = False  # the account's outcome is final: only its tabs and context are left to close
+        self.committed = False  # its receipt was written while the command stopped
 
     @property
     def records(self) -> list[SettingRecord]:
@@ -197,6 +227,7 @@ class _AccountJob:
                              "Please report it with the log file from the state dir.", None)
         finally:
             self.result.settings = self.records
+        self.work_done = True
         await self._close_extra_tabs()
 
     async def _open_tabs(self, context: BrowserContext, first: Page, pages: int) -> None:

@@ -80,6 +80,8 @@ def test_a_run_warns_before_connecting(optout_env):
     ("fleet.example:9/?token=KEY&next=http://x", "fleet.example:9/"),
     ("http://user:pa/ss@proxy.example:8080", "http://***@proxy.example:8080"),  # a '/' or '#' in a password
     ("http://user:S3c#ret@proxy.example:8080", "http://***@proxy.example:8080"),
+    ("http://user:S3cr?etPW@proxy.example:8080", "http://***@proxy.example:8080"),  # a '?' in a password
+    ("socks5://user:pa#ss?w@proxy.example:1080", "socks5://***@proxy.example:1080"),
 ])
 def test_a_url_is_shown_without_its_credentials(url, shown):
     assert shown_url(url) == shown
@@ -113,6 +115,11 @@ def test_a_library_message_is_scrubbed_of_the_key_in_every_form():
     assert scrub("x ?token=ab'cdEFGH1234 y", "http://h/?token=ab'cdEFGH1234") == "x ?token=*** y"
     assert "pw12" not in scrub("refused user:pw12", "http://fleet:pw12@h/")
     assert "tokenXYZ123" not in scrub("key tokenXYZ123", "http://h/#token=tokenXYZ123")
+    # a URL glued to what comes before it is still shown without its values
+    assert scrub("port 9222.ws://h.example/?token=abc12", "ws://h.example/?token=abc12").endswith("?token=***")
+    # the host, a scheme and a short user name with a password stay readable
+    assert scrub("fleet refused: http://fleet.example:9222", "http://fleet:pw@fleet.example:9222") == \
+        "fleet refused: http://fleet.example:9222"
 
 
 class _Refusing(BaseHTTPRequestHandler):

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import BrowserContext
 from pydantic import SecretStr
 
 from optout.browser import open_browser
@@ -296,3 +297,31 @@ async def test_a_stop_while_the_policy_read_ends_commits_the_finished_run(world)
     assert [s.outcome for s in receipt.settings] == ["turned_off", "turned_off"]
     assert world.truth()[BP] is False and verify_tree(world.settings.evidence_root).ok
     policy.cancel()
+
+
+async def test_a_stop_while_the_context_closes_commits_the_finished_run(world, monkeypatch):
+    """Ctrl-C after the settings are off, while the account's browser context is closing: the receipt is
+    still committed, saying what was done."""
+    world.account()
+    closing, held = asyncio.Event(), []
+    close = BrowserContext.close
+
+    async def held_open(context, *args, **kwargs):
+        held.append(context)
+        closing.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(BrowserContext, "close", held_open)
+    account = asyncio.ensure_future(world.run())
+    await asyncio.wait_for(closing.wait(), 60)
+    account.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await account
+    monkeypatch.undo()
+    for context in held:
+        await close(context)
+    [path] = (world.settings.evidence_root / world.handle).glob("*/receipt.json")
+    receipt = Receipt.model_validate_json(path.read_bytes())
+    assert receipt.outcome == "ok" and receipt.interrupted is None
+    assert [s.outcome for s in receipt.settings] == ["turned_off", "turned_off"]
+    assert verify_tree(world.settings.evidence_root).ok

@@ -129,7 +129,8 @@ def run_batch(settings: Settings, request: BatchRequest, *, observer: BatchObser
             return asyncio.run(_run(settings, request, plan, store, credentials, run_id, earlier, observer))
         except KeyboardInterrupt:
             raise BatchInterrupted(
-                f"Batch run {run_id} was interrupted. Every account that finished is saved in the history.",
+                f"Batch run {run_id} was interrupted. Every account that finished is saved in the history (one "
+                "stopped at its very end has a receipt but no history row, and --resume does it again).",
                 hint="Run the same command with --resume to do the rest.",
             ) from None
 

@@ -68,6 +68,7 @@ async def run_account(
     except BadInput as exc:  # this account's proxy cannot be used: the account fails, the batch goes on
         result.outcome, result.message, result.hint = AccountOutcome.ERROR, exc.message, exc.hint
         job.failure = Failure(outcome=AccountOutcome.ERROR, message=exc.message)
+        job.work_done = True
     else:
         try:
             async with browser.account_context(proxy=option) as context:

@@ -7,6 +7,8 @@ import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from optout.browser import cleartext_warning
 from optout.redact import scrub, shown_url
@@ -77,11 +79,16 @@ def test_a_run_warns_before_connecting(optout_env):
     ("wss://fleet.example/?BARE-KEY", "wss://fleet.example/?***"),
     ("ws://[::1]:9/?t=x&flag=", "ws://[::1]:9/?t=***&flag=***"),
     ("user:pw@fleet.example:9?token=KEY", "fleet.example:9"),  # no scheme: nothing after the host
-    ("fleet.example:9/?token=KEY&next=http://x", "fleet.example:9/"),
-    ("http://user:pa/ss@proxy.example:8080", "http://***@proxy.example:8080"),  # a '/' or '#' in a password
-    ("http://user:S3c#ret@proxy.example:8080", "http://***@proxy.example:8080"),
-    ("http://user:S3cr?etPW@proxy.example:8080", "http://***@proxy.example:8080"),  # a '?' in a password
-    ("socks5://user:pa#ss?w@proxy.example:1080", "socks5://***@proxy.example:1080"),
+    ("fleet.example:9/?token=KEY&next=http://x", "***"),  # no scheme and more than a host: nothing
+    # what cannot be read for certain shows the scheme alone: a '/', '#' or '?' in a password, an '@' after
+    # the host before any path
+    ("http://user:pa/ss@proxy.example:8080", "http://***"),
+    ("http://user:S3c#ret@proxy.example:8080", "http://***"),
+    ("http://user:S3cr?etPW@proxy.example:8080", "http://***"),
+    ("http://user:1234?5678@proxy.example", "http://***"),
+    ("https://tsa.example?user=me@corp.com&key=S3CRETKEY99", "https://***"),
+    ("ws://127.0.0.1:9222/devtools/browser/5e3c0a9e-1234-4bcd-8ef0-0123456789ab",
+     "ws://127.0.0.1:9222/devtools/browser/***"),  # a long path segment may be a token
 ])
 def test_a_url_is_shown_without_its_credentials(url, shown):
     assert shown_url(url) == shown
@@ -165,3 +172,22 @@ def test_an_endpoint_scheme_in_capitals_is_used_as_written_in_lower_case():
 
     settings = load_settings(browser_endpoint="WSS://fleet.example/?token=K")
     assert settings.browser_endpoint == "wss://fleet.example/?token=K"
+
+
+_URL_PIECE = st.text(alphabet="abcXYZ019-._~:/?#[]@!$&'()*+,;=% \"<>", max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=_URL_PIECE, after=_URL_PIECE, user=_URL_PIECE, scheme=st.sampled_from(["http", "wss", "socks5"]))
+def test_a_long_key_never_shows(before, after, user, scheme):
+    """Wherever a key sits in a URL (a query value, a password, the user part, the path, the fragment) and
+    whatever odd characters surround it, neither shown_url nor scrub prints it."""
+    key = "K3yS3cretVALUE42"
+    for url in (f"{scheme}://{user}@fleet.example{before}?token={key}&{after}",
+                f"{scheme}://{user}:{key}@fleet.example{before}?{after}",
+                f"{scheme}://{key}@fleet.example{before}?{after}",
+                f"{scheme}://fleet.example{before}?{user}&token={key}&{after}",
+                f"{scheme}://fleet.example/{key}/{before}?{after}",
+                f"{scheme}://fleet.example{before}#{user}&token={key}&{after}"):
+        assert key not in shown_url(url), url
+        assert key not in scrub(f"error at {url}: {key} refused", url), url

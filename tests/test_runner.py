@@ -313,13 +313,17 @@ async def test_a_stop_while_the_context_closes_commits_the_finished_run(world, m
 
     monkeypatch.setattr(BrowserContext, "close", held_open)
     account = asyncio.ensure_future(world.run())
-    await asyncio.wait_for(closing.wait(), 60)
-    account.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await account
-    monkeypatch.undo()
-    for context in held:
-        await close(context)
+    try:
+        await asyncio.wait_for(closing.wait(), 60)
+        account.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await account
+    finally:  # nothing of this test outlives it in the module's browser and loop
+        account.cancel()
+        await asyncio.gather(account, return_exceptions=True)
+        monkeypatch.undo()
+        for context in held:
+            await close(context)
     [path] = (world.settings.evidence_root / world.handle).glob("*/receipt.json")
     receipt = Receipt.model_validate_json(path.read_bytes())
     assert receipt.outcome == "ok" and receipt.interrupted is None

@@ -207,19 +207,18 @@ class EvidenceRun:
 
     def write_receipt(self, receipt: Receipt) -> Path:
         """Commit the run (steps 2-4 of the order above): hash the folder's images, link the handle's
-        previous receipt, sign, write receipt.sig, receipt.json, then chain.json. A configured TSA is
-        waited for here (at most TSA_TIMEOUT_S); `commit` waits for it without holding up the event loop."""
+        previous receipt, sign, write receipt.sig, receipt.json, then chain.json. No timestamp: `commit`
+        asks the TSA for one."""
         with chain_lock(self.handle_dir), _disk_full_named(self.dir):
-            data = self._seal(receipt)
-            return self._write(data, timestamp.request(self.tsa_url, data) if self.tsa_url else None)
+            return self._write(self._seal(receipt), None)
 
     async def commit(self, receipt: Receipt) -> Path:
-        """`write_receipt` for a run that finished, in a batch's event loop: while the TSA answers, the
-        other accounts go on. A cancel then (Ctrl-C, the batch stopping) commits the receipt at once,
-        without the timestamp: the run did finish, and its receipt says what it did. The chain lock is
-        held across the wait: one process works on a handle once at a time (runs and rechecks drop
-        repeated handles, a batch keeps the first, a retry starts after the receipt), so no coroutine of
-        this process waits for it."""
+        """`write_receipt` for a run that finished, with the configured TSA's timestamp, in a batch's event
+        loop: while the TSA answers, the other accounts go on. A cancel then (Ctrl-C, the batch stopping)
+        commits the receipt at once, without the timestamp: the run did finish, and its receipt says what
+        it did. The chain lock is held across the wait: one process works on a handle once at a time (runs
+        and rechecks drop repeated handles, a batch keeps the first, a retry starts after the receipt), so
+        no coroutine of this process waits for it."""
         if not self.tsa_url:
             return self.write_receipt(receipt)
         with chain_lock(self.handle_dir), _disk_full_named(self.dir):

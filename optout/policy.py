@@ -17,7 +17,6 @@ import hashlib
 import http.client
 import logging
 import re
-import threading
 import time
 import unicodedata
 import urllib.error
@@ -30,6 +29,7 @@ from pydantic import BaseModel
 from optout import __version__
 from optout.browser import open_browser
 from optout.config import Settings
+from optout.daemon_thread import run_in_daemon_thread
 from optout.errors import EnvironmentProblem, OptoutError, PolicyUnreadable
 from optout.store import Store, StoredPolicy
 
@@ -230,33 +230,11 @@ def _charset(name: str | None) -> str:
 
 
 async def _fetch_html(url: str) -> str:
-    """`_http_get` in a daemon thread with a total deadline: a server that never finishes costs the run
-    FETCH_DEADLINE_S at most, and cannot keep the process alive at exit (the default executor would)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[str] = loop.create_future()
-
-    def settle(result=None, error=None) -> None:
-        if done.done():
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)
-
-    def work() -> None:
-        try:
-            result, error = _http_get(url, time.monotonic() + FETCH_DEADLINE_S), None
-        except BaseException as exc:  # handed to the awaiting task
-            result, error = None, exc
-        try:
-            loop.call_soon_threadsafe(settle, result, error)
-        except RuntimeError:  # the loop is gone: nobody waits any more
-            pass
-
-    threading.Thread(target=work, name="optout-policy-read", daemon=True).start()
+    """`_http_get` with a total deadline: a server that never finishes costs the run FETCH_DEADLINE_S at
+    most, and cannot keep the process alive at exit."""
     try:
-        async with asyncio.timeout(FETCH_DEADLINE_S + 1):  # not wait_for: on 3.11 it can swallow a cancel
-            return await done                              # (Ctrl-C) that arrives as the answer does
+        return await run_in_daemon_thread(lambda: _http_get(url, time.monotonic() + FETCH_DEADLINE_S),
+                                          FETCH_DEADLINE_S + 1, name="optout-policy-read")
     except TimeoutError:
         raise TimeoutError(f"no complete answer within {FETCH_DEADLINE_S:g} s") from None
 

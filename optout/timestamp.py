@@ -6,11 +6,8 @@ the receipt. Best effort: a TSA that cannot be reached costs the run nothing but
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import queue
-import threading
 import time
 import urllib.request
 from datetime import datetime
@@ -19,6 +16,7 @@ from pathlib import Path
 import rfc3161_client
 from cryptography import x509
 
+from optout.daemon_thread import run_in_daemon_thread
 from optout.errors import BadInput
 from optout.redact import scrub, shown_url
 
@@ -30,53 +28,24 @@ MAX_RESPONSE_BYTES = 100_000
 SHA256_OID = "2.16.840.1.101.3.4.2.1"  # optout asks for SHA-256 imprints only
 
 
-def request(tsa_url: str, data: bytes) -> bytes | None:
-    """The TSA's DER answer over `data`, or None (logged) when there is none to keep, waiting here (a
-    caller outside the event loop's work, or one that must not return before the receipt is whole)."""
-    answers: queue.SimpleQueue[tuple[bytes | None, str | None]] = queue.SimpleQueue()
-    _ask_in_thread(tsa_url, data, answers.put)
-    try:
-        answer, why = answers.get(timeout=TSA_TIMEOUT_S)
-    except queue.Empty:
-        answer, why = None, f"no complete answer within {TSA_TIMEOUT_S:g} s"
-    return _kept(tsa_url, answer, why)
-
-
 async def stamp(tsa_url: str, data: bytes) -> bytes | None:
-    """`request` without holding up the event loop: a batch's other accounts go on while the TSA answers.
-    Cancelled (Ctrl-C), it stops waiting at once; the abandoned request ends at its own deadline."""
-    loop = asyncio.get_running_loop()
-    answered: asyncio.Future[tuple[bytes | None, str | None]] = loop.create_future()
+    """The TSA's DER answer over `data`, or None (logged) when there is none to keep, without holding up
+    the event loop: a batch's other accounts go on while the TSA answers. At most TSA_TIMEOUT_S in all
+    (the abandoned request stops reading at the same deadline); cancelled (Ctrl-C), it stops waiting at
+    once."""
+    deadline = time.monotonic() + TSA_TIMEOUT_S
 
-    def deliver(outcome: tuple[bytes | None, str | None]) -> None:
+    def ask() -> tuple[bytes | None, str | None]:
         try:
-            loop.call_soon_threadsafe(lambda: answered.done() or answered.set_result(outcome))
-        except RuntimeError:  # the loop has closed: nobody waits for this answer any more
-            pass
+            return _ask(tsa_url, data, deadline), None
+        except Exception as exc:  # noqa: BLE001  any failure costs only the timestamp
+            return None, f"{type(exc).__name__}: {exc}"
 
-    _ask_in_thread(tsa_url, data, deliver)
     try:
-        async with asyncio.timeout(TSA_TIMEOUT_S):  # not wait_for: on 3.11 it can swallow a cancel that
-            answer, why = await answered           # arrives as the answer does
+        answer, why = await run_in_daemon_thread(ask, TSA_TIMEOUT_S, name="optout-tsa")
     except TimeoutError:
         answer, why = None, f"no complete answer within {TSA_TIMEOUT_S:g} s"
     return _kept(tsa_url, answer, why)
-
-
-def _ask_in_thread(tsa_url: str, data: bytes, deliver) -> None:
-    """Ask the TSA in a daemon thread, handing `deliver` (answer, why-not) once. At most TSA_TIMEOUT_S in
-    all: urllib's timeout bounds each socket operation, not a name lookup or a TSA that trickles its
-    answer, so the caller gives up on the thread at the deadline (a daemon thread cannot keep the process
-    alive at exit) and the thread stops reading at the same deadline."""
-    deadline = time.monotonic() + TSA_TIMEOUT_S
-
-    def ask() -> None:
-        try:
-            deliver((_ask(tsa_url, data, deadline), None))
-        except Exception as exc:  # noqa: BLE001  any failure costs only the timestamp
-            deliver((None, f"{type(exc).__name__}: {exc}"))
-
-    threading.Thread(target=ask, name="optout-tsa", daemon=True).start()
 
 
 def _kept(tsa_url: str, answer: bytes | None, why: str | None) -> bytes | None:

@@ -27,6 +27,11 @@ GROK = "allow_xai_data_sharing"
 GROK_OTHER = "allow_xai_personalization"
 TOTP = "JBSWY3DPEHPK3PXPJBSWY3DP"
 SETTINGS_API = "/1.1/account/settings.json"
+# The batch tests are about the batch (plan, queue, resume, breaker, shards), so their accounts switch off
+# one setting each: every setting adds a window, two screenshots and a reload per account, and the two
+# defaults side by side are what test_runner, test_cli_run and the remote-browser batch below test. The
+# other setting stays untouched.
+ONE_SETTING = ("--setting", "business-partners")
 
 
 def password_of(handle: str) -> str:
@@ -159,8 +164,8 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
     path = accounts_file(tmp_path, order)
 
     html = env.home / "batch-report.html"
-    proc = env.run("batch", str(path), "--concurrency", "4", "--max-challenges", "0", "--json", "--report", str(html),
-                   extra_env={"OPTOUT_RATE_LIMIT_MAX_WAIT_S": "30"}, timeout=600)
+    proc = env.run("batch", str(path), *ONE_SETTING, "--concurrency", "4", "--max-challenges", "0", "--json",
+                   "--report", str(html), extra_env={"OPTOUT_RATE_LIMIT_MAX_WAIT_S": "30"}, timeout=600)
     assert proc.returncode == 1, proc.stderr  # some accounts failed
     report = json.loads(proc.stdout)
     got = {r["handle"]: (r["outcome"], r["message"]) for r in report["results"]}
@@ -171,9 +176,9 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
 
     for handle, outcome in expected.items():  # the replica's own truth
         truth = env.replica.admin.get_account(handle)
-        off = not truth["settings"][PARTNERS] and not truth["settings"][GROK]
-        assert off == (outcome == "ok"), (handle, truth["settings"])
-        assert truth["settings"][GROK_OTHER] is True  # never touched: not asked for
+        assert (not truth["settings"][PARTNERS]) == (outcome == "ok"), (handle, truth["settings"])
+        assert truth["settings"][GROK] is not handle.startswith("off_")  # never touched: not asked for
+        assert truth["settings"][GROK_OTHER] is True
         if handle.startswith("badpw"):
             assert truth["logins"] and all(l["outcome"] != "success" for l in truth["logins"])
     page = html.read_text()  # the HTML report covers the whole batch, filterable by outcome
@@ -198,7 +203,8 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
     out, err = tmp_path / "killed.out", tmp_path / "killed.err"
     restart_keyring()  # a daemon an earlier kill left about to abort would end the batch before the kill
     with out.open("w") as fo, err.open("w") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "optout", "batch", str(path), "--concurrency", "2"],
+        proc = subprocess.Popen([sys.executable, "-m", "optout", "batch", str(path), *ONE_SETTING,
+                                 "--concurrency", "2"],
                                 env=env.env, cwd=env.home, stdout=fo, stderr=fe, start_new_session=True)
         deadline = time.monotonic() + 400
         while len(db_rows(env)) < 3 and proc.poll() is None and time.monotonic() < deadline:
@@ -214,7 +220,7 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
     seq_at_kill = max(r["seq"] for r in env.replica.admin.requests())
     restart_keyring()  # a client killed mid-call can leave gnome-keyring about to abort (tests/worker_keyring.py)
 
-    proc = env.run("batch", str(path), "--resume", "--concurrency", "2", "--json", timeout=600)
+    proc = env.run("batch", str(path), *ONE_SETTING, "--resume", "--concurrency", "2", "--json", timeout=600)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["run_id"] == run_id and report["finished"] is True
@@ -227,19 +233,20 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
     later = env.replica.admin.requests(since=seq_at_kill)
     for handle in handles:
         truth = env.replica.admin.get_account(handle)
-        assert not truth["settings"][PARTNERS] and not truth["settings"][GROK]
+        assert not truth["settings"][PARTNERS] and truth["settings"][GROK]
         if handle in finished:  # done before the kill: not touched again
             assert [r for r in later if r["handle"] == handle] == []
             assert len(truth["logins"]) == 1
-    again = env.run("batch", str(path), "--resume")
+    again = env.run("batch", str(path), *ONE_SETTING, "--resume")
     assert again.returncode == 2 and "no unfinished batch" in again.stderr
     # --run-id: a finished run, an unknown one and another file's are refused before anything runs
     seq = max(r["seq"] for r in env.replica.admin.requests())
     refusals = {
-        f"Batch run {run_id} already finished": env.run("batch", str(path), "--run-id", str(run_id)),
-        f"with run id {run_id + 100} to resume": env.run("batch", str(path), "--run-id", str(run_id + 100)),
+        f"Batch run {run_id} already finished": env.run("batch", str(path), *ONE_SETTING, "--run-id", str(run_id)),
+        f"with run id {run_id + 100} to resume": env.run("batch", str(path), *ONE_SETTING,
+                                                          "--run-id", str(run_id + 100)),
         f"Run {run_id} was a batch of": env.run("batch", str(accounts_file(tmp_path, handles[:2], "other.toml")),
-                                                 "--run-id", str(run_id)),
+                                                 *ONE_SETTING, "--run-id", str(run_id)),
     }
     for said, proc in refusals.items():
         assert proc.returncode == 2 and said in " ".join(proc.stderr.split()), proc.stderr
@@ -249,7 +256,7 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
 
 def _batch_until_rows(env, path, rows: int, extra_env: dict | None = None) -> subprocess.Popen:
     """`optout batch PATH` in its own process, returned once `rows` accounts are in the history."""
-    proc = subprocess.Popen([sys.executable, "-m", "optout", "batch", str(path), "--concurrency", "1"],
+    proc = subprocess.Popen([sys.executable, "-m", "optout", "batch", str(path), *ONE_SETTING, "--concurrency", "1"],
                             env={**env.env, **(extra_env or {})}, cwd=env.home, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 300
@@ -297,7 +304,7 @@ def test_browser_dying_mid_batch_is_exit_5_and_resume_finishes(env, tmp_path, de
     assert 1 <= len(kept) < len(handles)
     # an account the dying browser broke is not recorded as its own failure: --resume does it again
     assert {outcome for _, _, outcome in db_rows(env)} == {"ok"}
-    resumed = env.run("batch", str(path), "--resume", "--json")  # the session's browser this time
+    resumed = env.run("batch", str(path), *ONE_SETTING, "--resume", "--json")  # the session's browser this time
     report = json.loads(resumed.stdout)
     assert set(report["done_before"]) <= kept and {r["handle"] for r in report["results"]} == set(handles)
     assert sorted(h for _, h, _ in db_rows(env)) == sorted(handles)  # each account recorded once
@@ -319,7 +326,7 @@ def test_shards_split_a_batch_between_machines(env, tmp_path):
     path = accounts_file(tmp_path, handles)
     for number in (1, 2):
         seq = max((r["seq"] for r in env.replica.admin.requests()), default=0)
-        proc = env.run("batch", str(path), "--shard", f"{number}/2", "--json")
+        proc = env.run("batch", str(path), *ONE_SETTING, "--shard", f"{number}/2", "--json")
         assert proc.returncode == 0, proc.stderr
         assert [r["handle"] for r in json.loads(proc.stdout)["results"]] == shares[number]
         touched = {r["handle"] for r in env.replica.admin.requests(since=seq) if r["handle"]}
@@ -338,7 +345,8 @@ def test_challenges_in_a_row_stop_new_logins(env, tmp_path):
     add_accounts(env.replica, [{"handle": h, "captcha": True} for h in captcha] + [{"handle": h} for h in fine])
     assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in captcha + fine]).returncode == 0
     path = accounts_file(tmp_path, captcha + fine)
-    proc = env.run("batch", str(path), "--concurrency", "1", "--max-challenges", "3", extra_env={"COLUMNS": "250"})
+    proc = env.run("batch", str(path), *ONE_SETTING, "--concurrency", "1", "--max-challenges", "3",
+                   extra_env={"COLUMNS": "250"})
     assert proc.returncode == 3, proc.stderr
     text = " ".join(proc.stdout.split())
     assert "X seems to be blocking logins from this machine" in text and "2 account(s) were not started" in text
@@ -346,7 +354,7 @@ def test_challenges_in_a_row_stop_new_logins(env, tmp_path):
     assert all(env.replica.admin.get_account(h)["logins"] == [] for h in fine)
     assert sorted(h for _, h, _ in db_rows(env)) == captcha
     # Later (another network, or after a pause) --resume does only the accounts never started.
-    proc = env.run("batch", str(path), "--resume", "--json")
+    proc = env.run("batch", str(path), *ONE_SETTING, "--resume", "--json")
     report = json.loads(proc.stdout)
     assert proc.returncode == 3 and sorted(report["done_before"]) == captcha
     assert {r["handle"]: r["outcome"] for r in report["results"]} == {**dict.fromkeys(captcha, "needs_human"),

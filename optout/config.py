@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     rate_limit_slow_pace_s: float = Field(default=5.0, ge=0)
     # Before the reload that verifies a switch-off: X's backend settles, so a quiet revert shows.
     verify_delay_s: float = Field(default=1.0, ge=0)
+    # After X's "Something went wrong" on a settings page: the n-th reload waits n times this.
+    reload_backoff_s: float = Field(default=0.5, ge=0)
     # Batch and recheck: accounts at once, seconds between account starts, login challenges in a row
     # after which no new account starts (0: never stop).
     concurrency: int = Field(default=2, ge=1)

@@ -3,7 +3,8 @@ optout home per test with its own keyring service name, and a runner for the `op
 process by default, as a real subprocess where the process boundary is what a test is about).
 
 The product's delays are settings; the session turns them down here (no verify delay, a short slow-down
-after a rate limit, a short replica draw delay). A test about one of them sets it back."""
+after a rate limit, short reload back-offs, a short replica draw delay). A test about one of them sets it
+back."""
 
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ def browser(replica_browser):  # noqa: F811  the fixture, not the import
 FAST_SETTINGS = {
     "OPTOUT_VERIFY_DELAY_S": "0",  # test_runner's quiet-revert test sets the real delay back
     "OPTOUT_RATE_LIMIT_SLOW_PACE_S": "0.1",
+    "OPTOUT_RELOAD_BACKOFF_S": "0.05",
 }
 TEST_SETTLE_MS = (10, 40)  # the replica's draw delay for tests (X's own: 150-400 ms, the replica's default)
 # What Playwright itself passes when it launches Chromium headless (its chromiumSwitches, read off a

@@ -240,7 +240,7 @@ async def _settle(page: Page, spec: SettingSpec, settings: Settings, responses: 
                         f"X kept answering 'Something went wrong' on {urlsplit(page.url).path} after "
                         f"{RETRIES} reloads.", hint="X may be having trouble; try again later.", url=page.url,
                     )
-                await asyncio.sleep(reloads * 0.5)
+                await asyncio.sleep(reloads * settings.reload_backoff_s)
                 watch.raise_if_hit()
                 failures = watch.api_failures
                 await page.reload()

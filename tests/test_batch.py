@@ -28,9 +28,10 @@ GROK_OTHER = "allow_xai_personalization"
 TOTP = "JBSWY3DPEHPK3PXPJBSWY3DP"
 SETTINGS_API = "/1.1/account/settings.json"
 # The batch tests are about the batch (plan, queue, resume, breaker, shards), so their accounts switch off
-# one setting each: every setting adds a window, two screenshots and a reload per account, and the two
-# defaults side by side are what test_runner, test_cli_run and the remote-browser batch below test. The
-# other setting stays untouched.
+# one setting each: every setting adds its page, two screenshots and a reload per account (and a window of
+# its own for each page after the first), and the two defaults side by side are what test_runner,
+# test_cli_run and the remote-browser batch below test. The other setting is left as it was: the
+# 30-account, resume and Ctrl-C tests check that.
 ONE_SETTING = ("--setting", "business-partners")
 
 
@@ -177,7 +178,7 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
     for handle, outcome in expected.items():  # the replica's own truth
         truth = env.replica.admin.get_account(handle)
         assert (not truth["settings"][PARTNERS]) == (outcome == "ok"), (handle, truth["settings"])
-        assert truth["settings"][GROK] is not handle.startswith("off_")  # never touched: not asked for
+        assert truth["settings"][GROK] is not handle.startswith("off_"), (handle, truth["settings"])  # not asked
         assert truth["settings"][GROK_OTHER] is True
         if handle.startswith("badpw"):
             assert truth["logins"] and all(l["outcome"] != "success" for l in truth["logins"])
@@ -247,6 +248,8 @@ def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
                                                           "--run-id", str(run_id + 100)),
         f"Run {run_id} was a batch of": env.run("batch", str(accounts_file(tmp_path, handles[:2], "other.toml")),
                                                  *ONE_SETTING, "--run-id", str(run_id)),
+        f"Run {run_id} was started in apply mode for business-partners": env.run(
+            "batch", str(path), "--run-id", str(run_id)),  # the default settings: not how it ran
     }
     for said, proc in refusals.items():
         assert proc.returncode == 2 and said in " ".join(proc.stderr.split()), proc.stderr
@@ -281,8 +284,9 @@ def test_ctrl_c_keeps_what_finished_and_says_resume(env, tmp_path):
     assert "Traceback" not in err
     rows = db_rows(env)
     assert 1 <= len(rows) < len(handles) and {o for _, _, o in rows} == {"ok"}
-    for _, handle, _ in rows:  # what is recorded is what X really kept
-        assert not env.replica.admin.get_account(handle)["settings"][PARTNERS]
+    for _, handle, _ in rows:  # what is recorded is what X really kept, and only what was asked for
+        truth = env.replica.admin.get_account(handle)["settings"]
+        assert not truth[PARTNERS] and truth[GROK], truth
     scan(env, [password_of(h) for h in handles])
 
 

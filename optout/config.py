@@ -29,8 +29,9 @@ def default_config_file() -> Path:
 
 
 class Settings(BaseSettings):
+    # allow_inf_nan: a delay, pace or timeout of "inf" would make a run sleep or wait forever
     model_config = SettingsConfigDict(
-        env_prefix="OPTOUT_", extra="forbid", validate_default=True, populate_by_name=True
+        env_prefix="OPTOUT_", extra="forbid", validate_default=True, populate_by_name=True, allow_inf_nan=False
     )
 
     base_url: str = DEFAULT_BASE_URL

@@ -154,7 +154,7 @@ def test_environment_variables(tmp_path, env):
         except BadInput as exc:
             assert exc.exit_code == ExitCode.BAD_INPUT
             return
-    assert loaded.timeout_ms > 0 and loaded.lock_timeout_s >= 0 and loaded.concurrency >= 1
+    assert loaded.timeout_ms > 0 and 0 <= loaded.lock_timeout_s < float("inf") and loaded.concurrency >= 1
 
 
 @FAST
@@ -184,6 +184,8 @@ def test_config_toml(tmp_path, data):
     ("timeout_ms = 5\ntimeout_ms = 6\n", {}, "not valid TOML"),
     ('locale = "caf\xe9"\n', {}, "not UTF-8"),
     ("", {"OPTOUT_LOCK_TIMEOUT_S": "-5"}, "lock_timeout_s"),
+    ("", {"OPTOUT_RELOAD_BACKOFF_S": "inf"}, "reload_backoff_s"),
+    ("pace_s = inf\n", {}, "pace_s"),
     ("timeout_ms = 0\n", {}, "timeout_ms"),
     ("", {"OPTOUT_NOTIFY_URLS": '["ntfy://secret-topic-123"'}, "notify_urls"),
     ("", {"OPTOUT_PAUSE_MIN_MS": "900", "OPTOUT_PAUSE_MAX_MS": "100"}, "pause_min_ms"),

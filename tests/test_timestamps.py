@@ -293,7 +293,8 @@ def test_a_command_stamps_its_receipt(optout_env, fresh_replica, tsa):
     fresh_replica.admin.add_account({"handle": "stamped", "password": "pw-stamped-T5a!"})
     assert optout_env.run("accounts", "add", "stamped", "--password-stdin", input="pw-stamped-T5a!\n").returncode == 0
     out = optout_env.home / "evidence"
-    ran = optout_env.run("run", "stamped", "--out", str(out), extra_env={"OPTOUT_TSA_URL": url})
+    ran = optout_env.run("run", "stamped", "--setting", "business-partners", "--out", str(out),
+                         extra_env={"OPTOUT_TSA_URL": url})
     assert ran.returncode == 0, ran.stdout + ran.stderr
     verified = optout_env.run("verify", str(out), "--tsa-cert", str(folder / "ca.crt"), "--json")
     assert verified.returncode == 0 and json.loads(verified.stdout)["timestamped"] == 1, verified.stdout

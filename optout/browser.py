@@ -20,7 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 from playwright.async_api import Error as PlaywrightError
 
 from optout.config import Settings
-from optout.errors import BrowserNotFound, EnvironmentProblem
+from optout.errors import BrowserNotFound, EnvironmentProblem, first_line
 from optout.files import make_private_dir
 from optout.redact import scrub, shown_url
 
@@ -263,9 +263,9 @@ async def _launch(settings: Settings, pw: Playwright) -> tuple[Browser, BrowserB
             ignore_default_args=IGNORED_DEFAULT_ARGS,
         )
     except PlaywrightError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EnvironmentProblem(
-            f"The browser at {binary.path or 'Playwright'} ({binary.source}) could not be started: {first_line}",
+            f"The browser at {binary.path or 'Playwright'} ({binary.source}) could not be started: "
+            f"{first_line(exc)}",
             hint="Headed mode needs a display (set DISPLAY or run under xvfb-run). " + NO_BROWSER_HELP,
         ) from None
     return browser, binary
@@ -298,9 +298,8 @@ async def _connect(endpoint: str, pw: Playwright) -> Browser:
             return await pw.chromium.connect(endpoint, headers={"x-playwright-launch-options": REMOTE_LAUNCH_OPTIONS})
         return await pw.chromium.connect_over_cdp(endpoint)
     except PlaywrightError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EnvironmentProblem(
-            f"Could not connect to the remote browser at {shown_url(endpoint)}: {scrub(first_line, endpoint)}",
+            f"Could not connect to the remote browser at {shown_url(endpoint)}: {scrub(first_line(exc), endpoint)}",
             hint="Start one with `playwright run-server --port N` (then use ws://host:N/; optout asks it for its "
             "full Chromium, so run `playwright install chromium` there, not --only-shell) or Chrome with "
             "--remote-debugging-port=N (then use http://host:N).",

@@ -130,9 +130,11 @@ DEVICE_SIGNALS_JS = """async () => {
 }"""
 
 
-def device_token(ctx: BrowserContext) -> str:
+def device_token(ctx: BrowserContext, page: Page | None = None) -> str:
     """What X's login page would send about this context's browser, read in the browser itself (the
-    replica refuses a flow without it, as X does)."""
+    replica refuses a flow without it, as X does): on `page` if given, else on a page opened for it."""
+    if page is not None:
+        return page.evaluate(DEVICE_SIGNALS_JS)
     page = ctx.new_page()
     try:
         return page.evaluate(DEVICE_SIGNALS_JS)
@@ -140,8 +142,26 @@ def device_token(ctx: BrowserContext) -> str:
         page.close()
 
 
-def api_login(ctx: BrowserContext, base_url: str, handle: str, password: str | None = None) -> None:
-    """Log a context in through the onboarding API, skipping the UI (for tests about other pages)."""
+def login_requests(flow_token: str, handle: str, password: str) -> list[dict]:
+    """The bodies of a login through X's onboarding API after the flow is opened with the device token:
+    identifier, then password (`logged_in_answer` tells whether the last answer let the account in)."""
+    ident = {"setting_responses": [{"key": "user_identifier", "response_data": {"text_data": {"result": handle}}}]}
+    return [
+        {"flow_token": flow_token,
+         "subtask_inputs": [{"subtask_id": "LoginEnterUserIdentifierSSO", "settings_list": ident}]},
+        {"flow_token": flow_token,
+         "subtask_inputs": [{"subtask_id": "LoginEnterPassword", "enter_password": {"password": password}}]},
+    ]
+
+
+def logged_in_answer(answer: dict) -> bool:
+    return answer["subtasks"][0]["subtask_id"] == "LoginSuccessSubtask"
+
+
+def api_login(ctx: BrowserContext, base_url: str, handle: str, password: str | None = None,
+              page: Page | None = None) -> None:
+    """Log a context in through the onboarding API, skipping the UI (for tests about other pages);
+    `page`, if given, is where the device signals are read (otherwise a page opened for it)."""
     ctx.request.get(base_url + "/")
 
     def step(body: dict) -> dict:
@@ -150,12 +170,9 @@ def api_login(ctx: BrowserContext, base_url: str, handle: str, password: str | N
         assert res.ok, res.text()
         return res.json()
 
-    flow = step({"input_flow_data": {"device_token": device_token(ctx)}})["flow_token"]
-    ident = {"setting_responses": [{"key": "user_identifier", "response_data": {"text_data": {"result": handle}}}]}
-    step({"flow_token": flow, "subtask_inputs": [{"subtask_id": "LoginEnterUserIdentifierSSO", "settings_list": ident}]})
-    done = step({"flow_token": flow, "subtask_inputs": [
-        {"subtask_id": "LoginEnterPassword", "enter_password": {"password": password or PASSWORDS[handle]}}]})
-    assert done["subtasks"][0]["subtask_id"] == "LoginSuccessSubtask", done
+    flow = step({"input_flow_data": {"device_token": device_token(ctx, page)}})["flow_token"]
+    answers = [step(body) for body in login_requests(flow, handle, password or PASSWORDS[handle])]
+    assert logged_in_answer(answers[-1]), answers[-1]
 
 
 @pytest.fixture
@@ -164,7 +181,8 @@ def logged_in(fake_x, replica_context) -> Callable[..., Page]:
 
     def make(handle: str, password: str | None = None, **context_args) -> Page:
         ctx = replica_context(**context_args)
-        api_login(ctx, fake_x.base_url, handle, password)
-        return ctx.new_page()
+        page = ctx.new_page()
+        api_login(ctx, fake_x.base_url, handle, password, page=page)
+        return page
 
     return make

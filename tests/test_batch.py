@@ -197,7 +197,7 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
 @pytest.mark.timeout(900)
 @pytest.mark.long
 def test_resume_after_sigkill_does_only_the_rest(env, tmp_path):
-    handles = [f"res_{i}" for i in range(8)]
+    handles = [f"res_{i}" for i in range(6)]
     add_accounts(env.replica, [{"handle": h} for h in handles])
     assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in handles]).returncode == 0
     path = accounts_file(tmp_path, handles)

@@ -301,6 +301,7 @@ def test_browser_dying_mid_batch_is_exit_5_and_resume_finishes(env, tmp_path, de
     proc = _batch_until_rows(env, path, 1, extra_env={"OPTOUT_BROWSER_ENDPOINT": endpoint})
     os.killpg(browser.pid, signal.SIGKILL)  # the browser crashes (OOM killer, a bad GPU driver...)
     out, err = proc.communicate(timeout=120)
+    restart_keyring()  # the batch may have exited in the middle of a keyring call (tests/worker_keyring.py)
     env.outputs += [out, err]
     assert proc.returncode == 5, out + err
     assert "The browser stopped in the middle of the run" in " ".join(err.split()) and "Traceback" not in err

@@ -123,26 +123,20 @@ DEVICE_SIGNALS_JS = """async () => {
   const src = "postMessage({ua: navigator.userAgent, brands: ((navigator.userAgentData && navigator.userAgentData.brands) || []).map((b) => b.brand)})";
   const w = await new Promise((resolve) => {
     const worker = new Worker(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
-    worker.onmessage = (e) => resolve(e.data);
+    worker.onmessage = (e) => { worker.terminate(); resolve(e.data); };
   });
   return JSON.stringify({webdriver: navigator.webdriver === true, ua: navigator.userAgent, brands: brands(navigator),
                          worker_ua: w.ua, worker_brands: w.brands});
 }"""
 
 
-def device_token(ctx: BrowserContext, page: Page | None = None) -> str:
-    """What X's login page would send about this context's browser, read in the browser itself (the
-    replica refuses a flow without it, as X does): on `page` if given, else on a page opened for it."""
-    if page is not None:
-        return page.evaluate(DEVICE_SIGNALS_JS)
-    page = ctx.new_page()
-    try:
-        return page.evaluate(DEVICE_SIGNALS_JS)
-    finally:
-        page.close()
+def device_token(page: Page) -> str:
+    """What X's login page would send about this page's browser, read in the browser itself (the replica
+    refuses a flow without it, as X does)."""
+    return page.evaluate(DEVICE_SIGNALS_JS)
 
 
-def login_requests(flow_token: str, handle: str, password: str) -> list[dict]:
+def login_bodies(flow_token: str, handle: str, password: str) -> list[dict]:
     """The bodies of a login through X's onboarding API after the flow is opened with the device token:
     identifier, then password (`logged_in_answer` tells whether the last answer let the account in)."""
     ident = {"setting_responses": [{"key": "user_identifier", "response_data": {"text_data": {"result": handle}}}]}
@@ -165,13 +159,19 @@ def api_login(ctx: BrowserContext, base_url: str, handle: str, password: str | N
     ctx.request.get(base_url + "/")
 
     def step(body: dict) -> dict:
-        ct0 = next(c["value"] for c in ctx.cookies() if c["name"] == "ct0")
+        ct0 = next((c["value"] for c in ctx.cookies() if c["name"] == "ct0"), None)
+        assert ct0, "no ct0 cookie: the replica's landing page sets one"
         res = ctx.request.post(base_url + "/1.1/onboarding/task.json", data=body, headers={"x-csrf-token": ct0})
         assert res.ok, res.text()
         return res.json()
 
-    flow = step({"input_flow_data": {"device_token": device_token(ctx, page)}})["flow_token"]
-    answers = [step(body) for body in login_requests(flow, handle, password or PASSWORDS[handle])]
+    reader = page or ctx.new_page()
+    try:
+        flow = step({"input_flow_data": {"device_token": device_token(reader)}})["flow_token"]
+    finally:
+        if page is None:
+            reader.close()
+    answers = [step(body) for body in login_bodies(flow, handle, password or PASSWORDS[handle])]
     assert logged_in_answer(answers[-1]), answers[-1]
 
 

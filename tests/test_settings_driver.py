@@ -18,7 +18,7 @@ from optout.config import Settings, load_settings
 from optout.errors import RateLimited, UiChanged, XKeepsFailing
 from optout.x import settings as driver
 from optout.x.responses import XResponses
-from tests.replica_fixtures import DEVICE_SIGNALS_JS, logged_in_answer, login_requests
+from replica_fixtures import DEVICE_SIGNALS_JS, logged_in_answer, login_bodies
 from tests.replica_truth import truth_fields
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -62,14 +62,15 @@ async def log_in(page, base_url: str, handle: str) -> None:
     await context.request.get(base_url + "/")
 
     async def step(body: dict) -> dict:
-        ct0 = next(c["value"] for c in await context.cookies() if c["name"] == "ct0")
+        ct0 = next((c["value"] for c in await context.cookies() if c["name"] == "ct0"), None)
+        assert ct0, "no ct0 cookie: the replica's landing page sets one"
         res = await context.request.post(base_url + "/1.1/onboarding/task.json", data=body,
                                          headers={"x-csrf-token": ct0})
         assert res.ok, await res.text()
         return await res.json()
 
     flow = (await step({"input_flow_data": {"device_token": await page.evaluate(DEVICE_SIGNALS_JS)}}))["flow_token"]
-    answers = [await step(body) for body in login_requests(flow, handle, PASSWORD)]
+    answers = [await step(body) for body in login_bodies(flow, handle, PASSWORD)]
     assert logged_in_answer(answers[-1]), answers[-1]
 
 

@@ -17,6 +17,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -119,7 +120,7 @@ def cookie_names(store: CookieStore, base_url: str) -> tuple[str, ...]:
     hosts = _hosts(base_url)
     uri = f"{store.cookie_file.resolve().as_uri()}?mode=ro&immutable=1"  # the browser may hold its lock
     try:
-        with sqlite3.connect(uri, uri=True) as db:
+        with closing(sqlite3.connect(uri, uri=True)) as db:
             rows = db.execute(f"SELECT DISTINCT name FROM {table} WHERE {host_column} IN (?, ?)", hosts).fetchall()
     except sqlite3.Error:
         return ()

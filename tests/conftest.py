@@ -67,6 +67,26 @@ def _keyring_up():
     ensure_keyring_running()
 
 
+@pytest.fixture(autouse=True)
+def _no_database_left_open():
+    """No SQLite file stays open in this process after a test. One that does (a connection closed while
+    a cursor still reads keeps it open) loses its POSIX locks as soon as a secret scan reads the file;
+    other processes then take it for gone, and its late close writes an old WAL over the database."""
+    yield
+    left = [target for target in _open_files() if target.endswith((".sqlite3", ".sqlite3-wal", ".sqlite3-shm"))]
+    assert left == [], f"SQLite files left open in the test process: {left}"
+
+
+def _open_files() -> list[str]:
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    return found
+
+
 def pytest_collection_modifyitems(config, items):
     """The tests marked long start first (in pytest-randomly's order among themselves): one of them
     started last would keep one worker busy for a minute while the others sit idle."""

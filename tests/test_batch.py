@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,7 +62,7 @@ def db_rows(env) -> list[tuple[int, str, str]]:
     db = env.home / "state" / "optout.sqlite3"
     if not db.exists():
         return []
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:  # `with` alone commits but leaves it open until a GC
         try:
             return conn.execute("SELECT run_id, handle, outcome FROM account_results ORDER BY id").fetchall()
         except sqlite3.OperationalError:  # the batch has created the file but not yet its tables

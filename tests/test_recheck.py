@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -207,7 +208,7 @@ def test_overlapping_rechecks_wait_or_give_up(env):
     assert patient.returncode == 0, out + err
     assert json.loads(out)["results"][0]["outcome"] == "ok"
     assert _recheck_runs(env) == runs_before + 2  # the hasty one recorded no run
-    with sqlite3.connect(env.home / "state" / "optout.sqlite3") as db:
+    with closing(sqlite3.connect(env.home / "state" / "optout.sqlite3")) as db:
         (_, first_end), (second_start, _) = db.execute(
             "SELECT started_at, finished_at FROM runs WHERE command = 'recheck' ORDER BY id DESC LIMIT 2"
         ).fetchall()[::-1]
@@ -231,7 +232,7 @@ def _wait_until_locked(env) -> None:
 
 
 def _recheck_runs(env) -> int:
-    with sqlite3.connect(env.home / "state" / "optout.sqlite3") as db:
+    with closing(sqlite3.connect(env.home / "state" / "optout.sqlite3")) as db:
         return db.execute("SELECT count(*) FROM runs WHERE command = 'recheck'").fetchone()[0]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from playwright.async_api import Error as PlaywrightError
 
 from optout import catalog, policy
-from optout.browser import BrowserSession, open_browser
+from optout.browser import BrowserSession, StartingBrowser, open_browser
 from optout.config import Settings
 from optout.credentials import CredentialStore, normalize_handle
 from optout.errors import BadInput, EnvironmentProblem, ExitCode, first_line
@@ -78,9 +78,9 @@ async def run_accounts(
     prompter: Prompter | None = None,
     observer: BatchObserver | None = None,
     policy_version: str | None | object = READ_POLICY,
-    browser: BrowserSession | None = None,
+    browser: BrowserSession | StartingBrowser | None = None,
 ) -> AccountsOutcome:
-    """Every job through `run_account` in one browser (opened here unless given). A person at the terminal
+    """Every job through `run_account` in one browser (opened here unless given, or started). A person at the terminal
     is asked for codes only when accounts run one at a time: concurrent questions could not say which
     login they feed. The browser dying mid-run is a clear EnvironmentProblem; what finished is saved."""
     if not jobs:
@@ -121,8 +121,10 @@ async def run_accounts(
                                final_pace_s=done.final_pace_s)
 
     try:
-        if browser is not None:
+        if isinstance(browser, BrowserSession):
             return await with_browser(browser)
+        if browser is not None:
+            return await with_browser(await browser.session())
         async with open_browser(settings) as session:
             return await with_browser(session)
     finally:
@@ -166,15 +168,10 @@ class RetryNotices(QuietObserver):
 
 
 
-def opt_out(settings: Settings, handles: Sequence[str], *, mode: Mode, setting_ids: Sequence[str] | None = None,
-            prompter: Prompter | None = None) -> AccountsOutcome:
+async def opt_out(settings: Settings, handles: Sequence[str], *, mode: Mode, setting_ids: Sequence[str] | None = None,
+                  prompter: Prompter | None = None, browser: StartingBrowser | None = None) -> AccountsOutcome:
     """`optout run` and `check`: the accounts one at a time (so a person can be asked for codes), with the
     queue's rate-limit waits, said out loud, and its challenge breaker."""
-    return asyncio.run(_opt_out(settings, handles, mode=mode, setting_ids=setting_ids, prompter=prompter))
-
-
-async def _opt_out(settings: Settings, handles: Sequence[str], *, mode: Mode, setting_ids: Sequence[str] | None,
-                   prompter: Prompter | None) -> AccountsOutcome:
     ids = tuple(setting_ids) if setting_ids else None
     catalog.select(list(ids) if ids else None)  # an unknown setting fails before anything starts
     jobs = [AccountJob(key, ids) for key in dict.fromkeys(normalize_handle(h) for h in handles)]
@@ -183,6 +180,7 @@ async def _opt_out(settings: Settings, handles: Sequence[str], *, mode: Mode, se
         run_id = history.start_run(command, settings.base_url)
         outcome = await run_accounts(settings, jobs, mode=mode, history=history, run_id=run_id,
                                      pacing=pacing_from(settings, concurrency=1), credentials=CredentialStore(settings),
-                                     prompter=prompter, observer=RetryNotices(prompter.tell if prompter else log.info))
+                                     prompter=prompter, observer=RetryNotices(prompter.tell if prompter else log.info),
+                                     browser=browser)
         history.finish_run(run_id, outcome.exit_code)
     return outcome

@@ -106,6 +106,20 @@ def test_bad_input_exit_codes(optout_env, fresh_replica):
     assert env.run("verify", str(env.home / "missing"), process=True).returncode == 2
 
 
+def test_a_missing_browser_is_a_clear_error_and_nothing_is_lost(optout_env, fresh_replica):
+    """The browser starts while the command loads the rest: when there is none, the run still ends with the
+    one-paragraph error and exit code 5, no traceback, X untouched and the stored password kept."""
+    env, replica = optout_env, fresh_replica
+    handle = _add(env, replica)
+    proc = env.run("check", handle, extra_env={"OPTOUT_BROWSER": "/nonexistent/chrome", "OPTOUT_BROWSER_ENDPOINT": ""})
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "/nonexistent/chrome does not exist" in proc.stderr and "apt-get install chromium" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert replica.admin.requests(handle=handle) == []
+    settings = load_settings(keyring_service=env.env["OPTOUT_KEYRING_SERVICE"], base_url=env.base_url)
+    assert CredentialStore(settings).has(handle)
+
+
 def test_selected_settings_and_failures_exit_1(optout_env, fresh_replica):
     env, replica = optout_env, fresh_replica
     handle = _add(env, replica, faults=[{"kind": "save_fails"}])

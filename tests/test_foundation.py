@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from optout import browser as browser_mod
-from optout.browser import BrowserNotFound, find_browser, open_browser
+from optout.browser import BrowserNotFound, browser_starting, find_browser, open_browser
 from optout.config import load_settings
 from optout.errors import BadInput, ExitCode
 from waiting import wait_until
@@ -163,6 +163,25 @@ async def test_an_accounts_second_page_opens_in_a_window_of_its_own(fresh_replic
             for page in (first, second):  # each draws frames, neither is a hidden tab behind the other
                 drawn = page.evaluate("new Promise(done => requestAnimationFrame(() => done(true)))")
                 assert await asyncio.wait_for(drawn, timeout=5)
+
+
+async def test_a_browser_started_ahead_of_need_is_closed_when_the_command_fails_first(fresh_replica):
+    """browser_starting: the command's own error comes out (not one of the browser's), and the browser it
+    never asked for is closed all the same."""
+    settings = load_settings(base_url=fresh_replica.base_url)
+    with pytest.raises(BadInput):
+        async with browser_starting(settings) as starting:
+            raise BadInput("the accounts file is malformed")
+    session = await starting.session()  # what had been started, by now closed
+    assert not session.browser.is_connected()
+
+
+async def test_a_browser_that_cannot_start_fails_where_it_is_needed(monkeypatch):
+    monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)
+    settings = load_settings(browser_path="/nonexistent/chrome")
+    with pytest.raises(BrowserNotFound):
+        async with browser_starting(settings) as starting:
+            await starting.session()
 
 
 async def test_playwrights_driver_keeps_its_compiled_code_in_a_private_cache(tmp_path, monkeypatch):

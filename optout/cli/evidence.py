@@ -14,8 +14,8 @@ from optout.cli.common import AllOpt, JsonOpt, OutOpt, SettingOpt, app, command,
 def _opt_out(ctx: typer.Context, handles: list[str], mode, setting, all_, out, as_json: bool, title: str) -> None:
     from optout import catalog
     from optout.accounts import ensure_stored
+    from optout.browser import run_while_browser_starts
     from optout.credentials import CredentialStore
-    from optout.orchestrator import opt_out
     from optout.prompts import Prompter
     from optout.render import print_not_started, print_results
 
@@ -23,7 +23,13 @@ def _opt_out(ctx: typer.Context, handles: list[str], mode, setting, all_, out, a
     ids = [spec.id for spec in catalog.select(setting, everything=all_)]
     if not settings.use_browser_session:  # the user's own logged-in browser needs no stored password
         ensure_stored(CredentialStore(settings), handles, prompter, sys.stdin)  # a first run asks for it
-    outcome = opt_out(settings, handles, mode=mode, setting_ids=ids, prompter=prompter)
+
+    def load():
+        from optout.orchestrator import opt_out
+
+        return lambda browser: opt_out(settings, handles, mode=mode, setting_ids=ids, prompter=prompter, browser=browser)
+
+    outcome = run_while_browser_starts(settings, load)
     print_results(outcome.results, as_json=as_json, title=title)
     print_not_started(outcome.not_started)
     done(outcome.exit_code)

@@ -356,9 +356,7 @@ async def _own_user_agent(browser: Browser) -> str | None:
 
 @asynccontextmanager
 async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
-    starting = async_playwright()
-    with _node_compile_cache(settings):
-        pw = await starting.start()
+    pw = await _start_driver(settings)
     try:
         browser, binary = await _launch(settings, pw)
         try:
@@ -372,24 +370,52 @@ async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
         await pw.stop()
 
 
+async def _start_driver(settings: Settings) -> Playwright:
+    """Playwright's driver, started to the end even when the command is cancelled meanwhile (an error or
+    Ctrl-C while the browser starts early): a start cancelled half-way can leave its Node process running
+    (seen in tests/test_foundation.py). Starting is local and takes a fraction of a second; a driver
+    started for a cancelled command is stopped at once."""
+    with _node_compile_cache(settings):
+        start = asyncio.ensure_future(async_playwright().start())
+        try:
+            return await asyncio.shield(start)
+        except asyncio.CancelledError:
+            await asyncio.wait([start])
+            if not start.cancelled() and start.exception() is None:
+                await start.result().stop()
+            raise
+
+
 class StartingBrowser:
     """`open_browser`, begun before it is needed: Playwright's driver and Chromium start in processes of
     their own (about 0.35 s) while the command loads and prepares the rest. `session()` waits for them;
-    `close()` closes whatever was started, used or not."""
+    `close()` closes what was started, used or not."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._opening = open_browser(settings)
-        self._started = asyncio.ensure_future(self._opening.__aenter__())
+        self._entering = asyncio.ensure_future(self._opening.__aenter__())
 
     async def session(self) -> BrowserSession:
-        # Shielded: a waiter cancelled by Ctrl-C must not cancel the launch half-way; close() ends it.
-        return await asyncio.shield(self._started)
+        # Shielded: a waiter cancelled by Ctrl-C leaves the start to close(), which ends it either way.
+        return await asyncio.shield(self._entering)
 
-    async def close(self) -> None:
-        await asyncio.wait([self._started])
-        if self._started.cancelled() or self._started.exception() is not None:
+    async def close(self, *, abandon: bool) -> None:
+        """`abandon`: the command is failing or stopping (an error, Ctrl-C, SIGTERM). A start still under way
+        is cancelled then, not waited for (a launch times out after minutes, a remote connect never), and a
+        browser that fails to close is logged, not raised over the command's own error."""
+        if abandon:
+            self._entering.cancel()
+        await asyncio.wait([self._entering])
+        if self._entering.cancelled() or self._entering.exception() is not None:
             return  # nothing was opened; whoever needed the browser got the error
-        await self._opening.__aexit__(None, None, None)
+        try:
+            await self._opening.__aexit__(None, None, None)
+        except Exception as exc:
+            if not abandon:
+                raise
+            log.warning("the browser started for this command did not close: %s",
+                        scrub(first_line(exc), self.settings.browser_endpoint))
 
 
 @asynccontextmanager
@@ -397,20 +423,24 @@ async def browser_starting(settings: Settings) -> AsyncIterator[StartingBrowser]
     starting = StartingBrowser(settings)
     try:
         yield starting
-    finally:
-        await starting.close()
+    except BaseException:
+        await starting.close(abandon=True)
+        raise
+    await starting.close(abandon=False)
 
 
-def run_while_browser_starts(settings: Settings, load: Callable[[], Callable[[StartingBrowser], Awaitable[T]]]) -> T:
-    """asyncio.run of the work `load()` returns, with the browser already starting. `load` runs in a
-    thread so that the modules it imports load while the driver and Chromium start: a one-account
-    `optout check` took about 0.15 s less (docs/benchmarks.md). Prompts belong before this call."""
+def run_while_browser_starts(settings: Settings,
+                             load_work: Callable[[], Callable[[StartingBrowser], Awaitable[T]]]) -> T:
+    """asyncio.run of the work `load_work()` returns, with the browser already starting. `load_work` runs in
+    a thread so that the modules it imports load while the driver and Chromium start (docs/benchmarks.md:
+    a one-account `optout check` took about 0.15 s less). Prompts belong before this call."""
     async def main() -> T:
-        async with browser_starting(settings) as browser:
-            work = await asyncio.to_thread(load)
-            return await work(browser)
+        async with browser_starting(settings) as starting:
+            work = await asyncio.to_thread(load_work)
+            return await work(starting)
 
-    return asyncio.run(main())
+    with _node_compile_cache(settings):  # set before the thread starts: setenv races a getenv in C code
+        return asyncio.run(main())
 
 
 @contextmanager
@@ -418,8 +448,10 @@ def _node_compile_cache(settings: Settings) -> Iterator[None]:
     """NODE_COMPILE_CACHE while Playwright starts its driver: Node (22 and later) keeps the driver's
     compiled code there, and every command that opens a browser starts the driver; warm, a start takes
     ~70 ms and a quarter of its CPU less (measured). A private folder, since compiled code the driver
-    runs must be writable by nobody else. A cache that cannot be made only costs that time."""
-    if "NODE_COMPILE_CACHE" in os.environ:  # the user's own choice
+    runs must be writable by nobody else. A cache that cannot be made only costs that time. (`run` and
+    `check` set it for their whole command, before their import thread starts: see
+    run_while_browser_starts. A nested call then leaves it be.)"""
+    if "NODE_COMPILE_CACHE" in os.environ:  # the user's own choice, or an outer call's
         yield
         return
     try:

@@ -172,7 +172,7 @@ def load_settings(**overrides) -> Settings:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
-    from optout.errors import BadInput
+    from optout.errors import BadInput, first_line
 
     hint = f"Check OPTOUT_* environment variables and {default_config_file()}."
     try:
@@ -185,7 +185,7 @@ def load_settings(**overrides) -> Settings:
     except UnicodeDecodeError as exc:
         raise BadInput(f"{default_config_file()} is not UTF-8 text (byte {exc.start + 1}).", hint=hint) from None
     except SettingsError as exc:  # e.g. an OPTOUT_* list that is not JSON; the text names the field only
-        raise BadInput(f"The configuration is not valid: {str(exc).splitlines()[0][:200]}.", hint=hint) from None
+        raise BadInput(f"The configuration is not valid: {first_line(exc)[:200]}.", hint=hint) from None
     except OSError as exc:
         raise BadInput(f"Cannot read {default_config_file()}: {type(exc).__name__}.", hint=hint) from None
     except RecursionError:  # tomllib and json recurse once per nested array

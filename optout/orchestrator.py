@@ -1,7 +1,8 @@
 """One way to run accounts. `optout run` and `check` (one account at a time), `recheck` and `batch`
-(side by side) all hand their accounts to `run_accounts`, which opens the browser, feeds the accounts
-through the work queue (pacing, rate-limit retries, the challenge breaker), records each result in the
-history as soon as it is known, and works out the exit code. `open_history` takes the run lock and opens
+(side by side) all hand their accounts to `run_accounts`, which opens the browser (or takes the one the
+command opened, or began to start), feeds the accounts through the work queue (pacing, rate-limit
+retries, the challenge breaker), records each result in the history as soon as it is known, and works out
+the exit code. `open_history` takes the run lock and opens
 the history for them, one way for every command.
 
 What differs per command stays with the command: batch plans and resumes its run, recheck checks the
@@ -169,11 +170,12 @@ class RetryNotices(QuietObserver):
 
 
 async def opt_out(settings: Settings, handles: Sequence[str], *, mode: Mode, setting_ids: Sequence[str] | None = None,
-                  prompter: Prompter | None = None, browser: StartingBrowser | None = None) -> AccountsOutcome:
+                  prompter: Prompter | None = None, starting: StartingBrowser | None = None) -> AccountsOutcome:
     """`optout run` and `check`: the accounts one at a time (so a person can be asked for codes), with the
-    queue's rate-limit waits, said out loud, and its challenge breaker."""
+    queue's rate-limit waits, said out loud, and its challenge breaker. `starting`: the browser the command
+    began to start before it loaded this module (browser.run_while_browser_starts)."""
     ids = tuple(setting_ids) if setting_ids else None
-    catalog.select(list(ids) if ids else None)  # an unknown setting fails before anything starts
+    catalog.select(list(ids) if ids else None)  # an unknown setting fails before any account starts
     jobs = [AccountJob(key, ids) for key in dict.fromkeys(normalize_handle(h) for h in handles)]
     command = "run" if mode is Mode.APPLY else str(mode)
     with open_history(settings, command) as history:
@@ -181,6 +183,6 @@ async def opt_out(settings: Settings, handles: Sequence[str], *, mode: Mode, set
         outcome = await run_accounts(settings, jobs, mode=mode, history=history, run_id=run_id,
                                      pacing=pacing_from(settings, concurrency=1), credentials=CredentialStore(settings),
                                      prompter=prompter, observer=RetryNotices(prompter.tell if prompter else log.info),
-                                     browser=browser)
+                                     browser=starting)
         history.finish_run(run_id, outcome.exit_code)
     return outcome

@@ -145,15 +145,18 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         make_private_dir(path.parent)
+        conn = None
         try:
             # isolation_level=None: no implicit transactions; every write below says where it commits.
-            self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.conn = conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
                            f"busy_timeout={BUSY_TIMEOUT_MS}"):
                 self.conn.execute(f"PRAGMA {pragma}")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            if conn is not None:  # closed now, not at a garbage collection after its POSIX locks were lost
+                conn.close()
             raise EnvironmentProblem(
                 f"The history database {path} cannot be opened ({exc}).",
                 hint="Check the state dir's permissions and free space; move the file aside to start afresh.",

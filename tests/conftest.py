@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -68,23 +69,33 @@ def _keyring_up():
 
 
 @pytest.fixture(autouse=True)
-def _no_database_left_open():
-    """No SQLite file stays open in this process after a test. One that does (a connection closed while
-    a cursor still reads keeps it open) loses its POSIX locks as soon as a secret scan reads the file;
-    other processes then take it for gone, and its late close writes an old WAL over the database."""
+def _no_database_left_open(monkeypatch):
+    """Every SQLite connection opened in this process during a test is closed by its end. `with
+    sqlite3.connect()` alone only commits: the connection stays open until a garbage collection, and the
+    secret scan's reads of the database's files (this process) drop its POSIX locks; other processes then
+    take the database for unused, and the late close writes an old WAL back over it ("database disk image
+    is malformed", once in CI). Held here until the check, so a leak fails every time, not after a GC."""
+    opened = []
+    real_connect = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        opened.append((conn, args[0] if args else kwargs.get("database")))
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
     yield
-    left = [target for target in _open_files() if target.endswith((".sqlite3", ".sqlite3-wal", ".sqlite3-shm"))]
-    assert left == [], f"SQLite files left open in the test process: {left}"
+    left = [str(where) for conn, where in opened if _close_if_open(conn)]
+    assert left == [], f"SQLite connections this test left open: {left}"
 
 
-def _open_files() -> list[str]:
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            found.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:  # the listing's own descriptor, closed by now
-            pass
-    return found
+def _close_if_open(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.total_changes  # noqa: B018  raises once the connection is closed
+    except sqlite3.ProgrammingError:
+        return False
+    conn.close()
+    return True
 
 
 def pytest_collection_modifyitems(config, items):

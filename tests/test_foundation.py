@@ -165,15 +165,50 @@ async def test_an_accounts_second_page_opens_in_a_window_of_its_own(fresh_replic
                 assert await asyncio.wait_for(drawn, timeout=5)
 
 
-async def test_a_browser_started_ahead_of_need_is_closed_when_the_command_fails_first(fresh_replica):
-    """browser_starting: the command's own error comes out (not one of the browser's), and the browser it
-    never asked for is closed all the same."""
+@pytest.mark.parametrize("fails", ["while it starts", "once it runs"])
+async def test_a_browser_started_ahead_of_need_is_closed_when_the_command_fails(fresh_replica, monkeypatch, fails):
+    """browser_starting: the command's own error comes out (not one of the browser's), and the driver and
+    browser it started are gone afterwards, whether the error came while they started or after."""
+    monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT")  # a browser launched here: its processes are this one's
     settings = load_settings(base_url=fresh_replica.base_url)
+    before = _started_here()
     with pytest.raises(BadInput):
         async with browser_starting(settings) as starting:
+            if fails == "while it starts":  # the driver's process is up, the browser not yet asked for
+                deadline = time.monotonic() + 30
+                while not _started_here() - before and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+                assert _started_here() - before
+            if fails == "once it runs":
+                assert (await starting.session()).browser.is_connected()
+                assert len(_started_here() - before) >= 2  # the driver, Chromium and its zygotes
             raise BadInput("the accounts file is malformed")
-    session = await starting.session()  # what had been started, by now closed
-    assert not session.browser.is_connected()
+    wait_until(lambda: not _started_here() - before, "the started driver and browser to end", timeout=30)
+
+
+def _started_here() -> set[int]:
+    """Playwright drivers and the browsers they launched (by their temporary profile) below this process;
+    not the shared browser, which may still be starting helpers of its own while a test runs."""
+    parents = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat_file.read_text().split(" ", 1)
+        except OSError:
+            continue
+        parents[int(pid)] = int(rest.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {pid for pid in found if _is_playwrights(pid)}
+
+
+def _is_playwrights(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"run-driver" in command or b"playwright_chromiumdev_profile" in command
 
 
 async def test_a_browser_that_cannot_start_fails_where_it_is_needed(monkeypatch):

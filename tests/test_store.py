@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from optout import store as store_module
@@ -130,6 +131,5 @@ def test_database_survives_writers_killed_mid_write(tmp_path):
             "SELECT a.id FROM account_results a LEFT JOIN setting_outcomes s ON s.result_id = a.id "
             "GROUP BY a.id HAVING count(s.id) != 5").fetchall()
         assert partial == []
-    check = sqlite3.connect(path)  # a plain client agrees
-    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    check.close()
+    with closing(sqlite3.connect(path)) as check:  # a plain client agrees
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -24,12 +24,13 @@ def _opt_out(ctx: typer.Context, handles: list[str], mode, setting, all_, out, a
     if not settings.use_browser_session:  # the user's own logged-in browser needs no stored password
         ensure_stored(CredentialStore(settings), handles, prompter, sys.stdin)  # a first run asks for it
 
-    def load():
+    def load_work():
         from optout.orchestrator import opt_out
 
-        return lambda browser: opt_out(settings, handles, mode=mode, setting_ids=ids, prompter=prompter, browser=browser)
+        return lambda starting: opt_out(settings, handles, mode=mode, setting_ids=ids, prompter=prompter,
+                                        starting=starting)
 
-    outcome = run_while_browser_starts(settings, load)
+    outcome = run_while_browser_starts(settings, load_work)
     print_results(outcome.results, as_json=as_json, title=title)
     print_not_started(outcome.not_started)
     done(outcome.exit_code)

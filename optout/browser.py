@@ -432,8 +432,9 @@ async def browser_starting(settings: Settings) -> AsyncIterator[StartingBrowser]
 def run_while_browser_starts(settings: Settings,
                              load_work: Callable[[], Callable[[StartingBrowser], Awaitable[T]]]) -> T:
     """asyncio.run of the work `load_work()` returns, with the browser already starting. `load_work` runs in
-    a thread so that the modules it imports load while the driver and Chromium start (docs/benchmarks.md:
-    a one-account `optout check` took about 0.15 s less). Prompts belong before this call."""
+    a thread so that the modules it imports load while the driver and Chromium start: a one-account
+    `optout check` took 0.05-0.1 s less (docs/benchmarks.md; on 2 cores the driver, Chromium and the
+    imports compete for the CPU). Prompts belong before this call."""
     async def main() -> T:
         async with browser_starting(settings) as starting:
             work = await asyncio.to_thread(load_work)

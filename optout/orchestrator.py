@@ -2,8 +2,7 @@
 (side by side) all hand their accounts to `run_accounts`, which opens the browser (or takes the one the
 command opened, or began to start), feeds the accounts through the work queue (pacing, rate-limit
 retries, the challenge breaker), records each result in the history as soon as it is known, and works out
-the exit code. `open_history` takes the run lock and opens
-the history for them, one way for every command.
+the exit code. `open_history` takes the run lock and opens the history for them, one way for every command.
 
 What differs per command stays with the command: batch plans and resumes its run, recheck checks the
 privacy policy first and notifies afterwards, run asks for a first password before anything starts."""

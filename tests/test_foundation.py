@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from optout import browser as browser_mod
@@ -189,26 +190,15 @@ async def test_a_browser_started_ahead_of_need_is_closed_when_the_command_fails(
 def _started_here() -> set[int]:
     """Playwright drivers and the browsers they launched (by their temporary profile) below this process;
     not the shared browser, which may still be starting helpers of its own while a test runs."""
-    parents = {}
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+    found = set()
+    for proc in psutil.Process().children(recursive=True):
         try:
-            pid, rest = stat_file.read_text().split(" ", 1)
-        except OSError:
+            command = " ".join(proc.cmdline())
+        except psutil.Error:
             continue
-        parents[int(pid)] = int(rest.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return {pid for pid in found if _is_playwrights(pid)}
-
-
-def _is_playwrights(pid: int) -> bool:
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"run-driver" in command or b"playwright_chromiumdev_profile" in command
+        if "run-driver" in command or "playwright_chromiumdev_profile" in command:
+            found.add(proc.pid)
+    return found
 
 
 async def test_a_browser_that_cannot_start_fails_where_it_is_needed(monkeypatch):

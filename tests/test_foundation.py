@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from optout import __version__
 from optout import browser as browser_mod
 from optout.browser import BrowserNotFound, browser_starting, find_browser, open_browser
 from optout.config import load_settings
@@ -24,9 +25,17 @@ from waiting import wait_until
 
 
 def test_version_flag():
-    out = subprocess.run([sys.executable, "-m", "optout", "--version"], capture_output=True, text=True)
-    assert out.returncode == 0
-    assert out.stdout.strip().startswith("optout 0.")
+    """Alone, --version answers before the command line loads (optout.entry); among other options, Typer's
+    eager option answers. Both say the same."""
+    alone = subprocess.run([sys.executable, "-m", "optout", "--version"], capture_output=True, text=True)
+    among = subprocess.run([sys.executable, "-m", "optout", "--headed", "--version"], capture_output=True, text=True)
+    assert alone.returncode == among.returncode == 0
+    assert alone.stdout == among.stdout == f"optout {__version__}\n"
+    light = subprocess.run([sys.executable, "-c", "import sys; sys.argv = ['optout', '--version']; "
+                            "from optout.entry import main; main(); print(sorted(m for m in sys.modules if "
+                            "m.split('.')[0] in {'typer', 'click', 'rich', 'pydantic'} or m.startswith('optout.')))"],
+                           capture_output=True, text=True)
+    assert light.stdout == f"optout {__version__}\n['optout.entry']\n", light.stderr
 
 
 def test_settings_sources_strongest_first(tmp_path, monkeypatch):

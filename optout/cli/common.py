@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from optout import __version__
+from optout import version_line
 
 if TYPE_CHECKING:
     from optout.config import Settings
@@ -82,7 +82,7 @@ def command(group: typer.Typer, name: str | None = None):
 
 def version_option(value: bool) -> None:
     if value:
-        print(f"optout {__version__}")
+        print(version_line())
         raise typer.Exit()
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
+import psutil
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -96,6 +97,16 @@ def _close_if_open(conn: sqlite3.Connection) -> bool:
         return False
     conn.close()
     return True
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (scripts/test): a worker per core and one more. A test waits part of its time (for its
+    browser, its subprocesses, the replica's draw delay), and the spare worker fills that: the suite took
+    271-287 s with three workers against 292-309 s with two on 2 cores (docs/benchmarks.md); four were
+    slower again. xdist's own variable still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    return (psutil.cpu_count(logical=False) or os.cpu_count() or 1) + 1
 
 
 def pytest_collection_modifyitems(config, items):
@@ -242,19 +253,19 @@ class Completed:
 
 
 def run_in_process(args: list[str], *, input: str | None, env: dict, cwd: Path) -> Completed:
-    """`optout ARGS` through the real entry point (optout.cli.main) in this process, with its own
+    """`optout ARGS` through the real entry point (optout.entry.main) in this process, with its own
     stdin/stdout/stderr, environment and working folder: what a user sees, without a Python start-up.
     An unexpected exception ends it as in a real process: traceback on stderr, exit code 1."""
     from click.testing import CliRunner
 
-    from optout import cli
+    from optout import entry
 
     delta = {k: v for k, v in env.items() if os.environ.get(k) != v}
     delta.update({k: None for k in os.environ if k not in env})
     with CliRunner().isolation(input=input, env=delta) as (out, err, _), contextlib.chdir(cwd), \
             mock.patch.object(sys, "argv", ["optout", *args]):
         try:
-            cli.main()
+            entry.main()
             code = 0
         except SystemExit as done:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)

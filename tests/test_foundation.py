@@ -4,6 +4,7 @@ and that tests really run on the Secret Service keyring."""
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import re
 import signal
@@ -25,17 +26,20 @@ from waiting import wait_until
 
 
 def test_version_flag():
-    """Alone, --version answers before the command line loads (optout.entry); among other options, Typer's
-    eager option answers. Both say the same."""
-    alone = subprocess.run([sys.executable, "-m", "optout", "--version"], capture_output=True, text=True)
-    among = subprocess.run([sys.executable, "-m", "optout", "--headed", "--version"], capture_output=True, text=True)
+    """Alone, --version answers before the command line loads (optout.entry, the console script's and
+    `python -m optout`'s entry point); anywhere else in the arguments it is Typer's. Both say the same."""
+    python_m = [sys.executable, "-X", "importtime", "-m", "optout"]
+    alone = subprocess.run([*python_m, "--version"], capture_output=True, text=True)
+    among = subprocess.run([*python_m, "--headed", "--version"], capture_output=True, text=True)
     assert alone.returncode == among.returncode == 0
     assert alone.stdout == among.stdout == f"optout {__version__}\n"
-    light = subprocess.run([sys.executable, "-c", "import sys; sys.argv = ['optout', '--version']; "
-                            "from optout.entry import main; main(); print(sorted(m for m in sys.modules if "
-                            "m.split('.')[0] in {'typer', 'click', 'rich', 'pydantic'} or m.startswith('optout.')))"],
-                           capture_output=True, text=True)
-    assert light.stdout == f"optout {__version__}\n['optout.entry']\n", light.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in alone.stderr.splitlines()}
+    assert "optout.entry" in loaded and not loaded & {"typer", "optout.cli", "pydantic", "rich"}, sorted(loaded)
+    assert "optout.cli" in {line.rsplit("|", 1)[-1].strip() for line in among.stderr.splitlines()}
+    misplaced = subprocess.run([sys.executable, "-m", "optout", "run", "--version"], capture_output=True, text=True)
+    assert misplaced.returncode == 2 and "No such option" in misplaced.stderr  # a command's option: Typer's error
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="optout")
+    assert script.value == "optout.entry:main"
 
 
 def test_settings_sources_strongest_first(tmp_path, monkeypatch):

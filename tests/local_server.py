@@ -4,6 +4,7 @@ page, a time-stamping authority, a misbehaving server."""
 from __future__ import annotations
 
 import json
+import logging
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -15,16 +16,27 @@ import pytest
 SERVER = "127.0.0.1"
 
 
+log = logging.getLogger("tests.local_server")
+
+
 @contextmanager
 def serving(server: socketserver.BaseServer) -> Iterator[socketserver.BaseServer]:
     """`server` answering from a thread until the block ends. It looks for the shutdown every 20 ms:
-    socketserver's own 0.5 s was half a second at the end of every test that used one."""
+    socketserver's own 0.5 s was half a second at the end of every test that used one.
+    A handler's error (often a client that gave up, as several tests make it) is logged, not printed:
+    socketserver prints it to sys.stderr, and a handler still busy after its test ended printed its
+    traceback into the next test's in-process `optout` command, whose stderr that test checks."""
+    server.handle_error = _log_handler_error
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _log_handler_error(request, client_address) -> None:
+    log.warning("a local test server's handler failed for %s", client_address, exc_info=True)
 
 
 def port_of(server: socketserver.BaseServer) -> int:

@@ -101,9 +101,9 @@ def _close_if_open(conn: sqlite3.Connection) -> bool:
 
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (scripts/test): a worker per core and one more. A test waits part of its time (for its
-    browser, its subprocesses, the replica's draw delay), and the spare worker fills that: the suite took
-    271-287 s with three workers against 292-309 s with two on 2 cores (docs/benchmarks.md); four were
-    slower again. xdist's own variable still decides when set."""
+    browser, its subprocesses, the replica's draw delay), and the spare worker fills some of that: on 2
+    cores the suite took 272-287 s with three workers against 292-309 s with two, at the same hours
+    (docs/benchmarks.md); four were slower again. xdist's own variable still decides when set."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
     return (psutil.cpu_count(logical=False) or os.cpu_count() or 1) + 1

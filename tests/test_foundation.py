@@ -33,13 +33,18 @@ def test_version_flag():
     among = subprocess.run([*python_m, "--headed", "--version"], capture_output=True, text=True)
     assert alone.returncode == among.returncode == 0
     assert alone.stdout == among.stdout == f"optout {__version__}\n"
-    loaded = {line.rsplit("|", 1)[-1].strip() for line in alone.stderr.splitlines()}
+    loaded = _imported(alone.stderr)
     assert "optout.entry" in loaded and not loaded & {"typer", "optout.cli", "pydantic", "rich"}, sorted(loaded)
-    assert "optout.cli" in {line.rsplit("|", 1)[-1].strip() for line in among.stderr.splitlines()}
+    assert "optout.cli" in _imported(among.stderr)
     misplaced = subprocess.run([sys.executable, "-m", "optout", "run", "--version"], capture_output=True, text=True)
     assert misplaced.returncode == 2 and "No such option" in misplaced.stderr  # a command's option: Typer's error
     (script,) = importlib.metadata.entry_points(group="console_scripts", name="optout")
     assert script.value == "optout.entry:main"
+
+
+def _imported(importtime_report: str) -> set[str]:
+    """The modules a `python -X importtime` process imported, from its report on stderr."""
+    return {line.rsplit("|", 1)[-1].strip() for line in importtime_report.splitlines()}
 
 
 def test_settings_sources_strongest_first(tmp_path, monkeypatch):

@@ -36,7 +36,8 @@ def serving(server: socketserver.BaseServer) -> Iterator[socketserver.BaseServer
 
 
 def _log_handler_error(request, client_address) -> None:
-    log.warning("a local test server's handler failed for %s", client_address, exc_info=True)
+    """socketserver calls handle_error inside its `except`, so the handler's exception is the current one."""
+    log.warning("a local test server's handler failed for %s", client_address, exc_info=True)  # noqa: LOG014
 
 
 def port_of(server: socketserver.BaseServer) -> int:

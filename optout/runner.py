@@ -157,6 +157,7 @@ class _Tab:
 
     page: Page
     responses: XResponses
+    landed: str | None = None  # the settings page a login just landed this tab on (not loaded again)
 
 
 @dataclass
@@ -201,7 +202,7 @@ class _AccountJob:
         page = await context.new_page()
         self.tabs = [_Tab(page, XResponses(page))]  # the first: the login's, then a page's settings
         try:
-            await self._login(context, self.tabs[0])
+            await self._login(context, self.tabs[0], groups[0][0][1])
             await self._open_tabs(context, page, len(groups))  # after the login: a failed one needs none
             stop = await self._all_settings(context, groups)
             if stop is not None:  # the receipt's failure: that setting, with a screenshot of its tab
@@ -241,9 +242,10 @@ class _AccountJob:
             extra = await self.browser.page_in_new_window(context, first)
             self.tabs.append(_Tab(extra, XResponses(extra)))
 
-    async def _login(self, context: BrowserContext, tab: _Tab, *, fresh: bool = False) -> None:
+    async def _login(self, context: BrowserContext, tab: _Tab, spec: SettingSpec, *, fresh: bool = False) -> None:
         """The first time, a saved session only has its cookies put back: the settings pages prove it
-        (`_proven`). `fresh` (the session was lost on a page): the full check, else a new login."""
+        (`_proven`). `fresh` (the session was lost on a page): the full check, else a new login, which asks
+        X to land on `spec`'s page (redirect_after_login): the tab's first page, and no home page."""
         if self.settings.use_browser_session:
             await ensure_browser_session(tab.page, self.result.handle, self.settings, tab.responses)
             return
@@ -252,10 +254,13 @@ class _AccountJob:
             self.unproven = await use_saved_session(context, self.result.handle, self.store, self.settings)
             if self.unproven is not None:
                 return
-        self.result.logged_in = await ensure_session(
+        after = driver.first_path(spec, self.settings)
+        fresh_login = await ensure_session(
             context, tab.page, self.result.handle, self.store, self.settings,
-            responses=tab.responses, prompter=self.prompter, shots_dir=self.evidence.dir,
-        ) or self.result.logged_in
+            responses=tab.responses, prompter=self.prompter, shots_dir=self.evidence.dir, after=after,
+        )
+        tab.landed = after if fresh_login else None
+        self.result.logged_in = fresh_login or self.result.logged_in
 
     async def _all_settings(self, context: BrowserContext, groups: list[_Group]) -> _Stop | None:
         """Each page's settings in a tab of their own (the tabs opened together, at most MAX_TABS). A failure
@@ -307,7 +312,7 @@ class _AccountJob:
                 if self.logins == logins:
                     self.logins += 1
                     try:
-                        await self._login(context, tab, fresh=True)
+                        await self._login(context, tab, spec, fresh=True)
                     except BaseException:
                         self.relogin_failed = True
                         raise
@@ -325,7 +330,8 @@ class _AccountJob:
         page = tab.page
         record = SettingRecord(setting=spec.id, outcome=SettingOutcome.NOT_FOUND, at=utcnow())
         try:
-            record.route = await driver.open_setting(page, spec, self.settings, tab.responses)
+            landed, tab.landed = tab.landed, None
+            record.route = await driver.open_setting(page, spec, self.settings, tab.responses, landed=landed)
             await self._proven(page)
             record.url, record.moved_to = page.url, driver.moved_to(page, spec)
             states = await driver.read_boxes(page, spec, self.settings)

@@ -231,6 +231,20 @@ async def test_saved_session_pages_load_at_once_without_the_home_page_receipt_in
     assert verify_tree(world.settings.evidence_root).ok
 
 
+@pytest.mark.parametrize("flow", ["legacy", "new"])
+async def test_a_fresh_login_lands_on_the_first_settings_page_and_no_home_page_loads(world, flow):
+    """The login asks X to land on the first settings page (redirect_after_login, where X also sends a
+    logged-out visitor of that page): no home page, and no settings page loaded twice in a check."""
+    world.account(flow=flow)
+    world.replica.admin.clear_requests()
+    result = await world.run(mode=Mode.CHECK)
+    assert result.logged_in and [s.outcome for s in result.settings] == ["drift", "drift"]
+    gets = [r["path"] for r in world.replica.admin.requests(handle=world.handle) if r["method"] == "GET"]
+    assert "/home" not in gets
+    assert sorted(p for p in gets if p.startswith("/settings/")) == sorted([BP_PAGE, GROK_PAGE]), gets
+    assert [s.route for s in world.receipt(result).settings] == ["direct", "direct"]
+
+
 async def test_saved_session_of_another_account_is_not_used(world):
     """The settings page's side nav names the account it shows; a stored session of another account leads
     to a fresh login, and nothing read on the other account's pages reaches the receipt."""

@@ -117,6 +117,21 @@ async def test_every_setting_is_switched_off_and_only_it(spec, replica, open_pag
     assert len(_posts(replica, handle)) == len(spec.api_fields)
 
 
+@pytest.mark.parametrize("showing", ["/home", "the setting's page"])
+async def test_a_page_a_login_landed_on_is_not_loaded_again(showing, replica, open_page):
+    """`landed` (the page the login asked X to land on) saves a second load only when the page is really
+    there: a login that X sent to its home page instead still gets the settings page loaded."""
+    spec = catalog.BY_ID["business-partners"]
+    page, handle = await open_page()
+    await page.goto(replica.base_url + (spec.path if showing.startswith("the") else showing))
+    replica.admin.clear_requests()
+    route = await driver.open_setting(page, spec, _settings(replica), watch(page), landed=spec.path)
+    assert route == "direct" and page.url.endswith(spec.path)
+    loads = [r for r in replica.admin.requests(handle=handle) if r["method"] == "GET" and r["path"] == spec.path]
+    assert len(loads) == (1 if showing == "/home" else 0)
+    assert await driver.read_state(page, spec, _settings(replica)) is True
+
+
 async def test_already_off_sends_nothing(replica, open_page):
     spec = catalog.BY_ID["business-partners"]
     page, handle = await open_page(settings={truth_fields(spec)[0]: False})

@@ -56,18 +56,21 @@ class SaveReport:
 # ---- reaching the page --------------------------------------------------------------------------
 
 
-async def open_setting(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses) -> str:
+async def open_setting(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses, *,
+                       landed: str | None = None) -> str:
     """Show the setting's page; returns the route used: "remembered" (where the menu led last time),
     "direct" (the catalog's URL) or "menu" (Settings -> Privacy and safety -> its row, by meaning).
-    `responses` watches the page (X's rate limits and failed API reads)."""
+    `responses` watches the page (X's rate limits and failed API reads). `landed`: the path a login just
+    landed this page on (`first_path`, as its redirect_after_login); that page is not loaded a second time."""
     moved = MovedPages(settings)
     remembered = moved.get(spec.path)
     if remembered:
-        await page.goto(settings.url(remembered))
+        await _load(page, settings, remembered, landed)
         if await _settle(page, spec, settings, responses, here=_at_path(remembered)):
             return "remembered"
         moved.forget(spec.path)
-    await page.goto(settings.url(spec.path))
+        landed = None
+    await _load(page, settings, spec.path, landed)
     if await _settle(page, spec, settings, responses, here=_at_slug(spec.slug)):
         return "direct"
     if await _via_menu(page, spec, settings, responses):
@@ -79,6 +82,16 @@ async def open_setting(page: Page, spec: SettingSpec, settings: Settings, respon
         f"The {spec.title} page was not found at {spec.path} nor through Settings -> Privacy and safety; "
         "X may have changed its pages.", url=page.url,
     )
+
+
+def first_path(spec: SettingSpec, settings: Settings) -> str:
+    """Where `open_setting` looks for the setting first: where the menu led last time, else the catalog's URL."""
+    return MovedPages(settings).get(spec.path) or spec.path
+
+
+async def _load(page: Page, settings: Settings, path: str, landed: str | None) -> None:
+    if landed != path or not _at_path(path)(page.url):
+        await page.goto(settings.url(path))
 
 
 def moved_to(page: Page, spec: SettingSpec) -> str | None:

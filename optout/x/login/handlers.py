@@ -1,5 +1,5 @@
 """The login as a state machine: `log_in` reads the screen, the handler for that screen answers it (one
-small handler per screen, in HANDLERS), until X shows the logged-in home page. A refusal stops at once
+small handler per screen, in HANDLERS), until X shows a logged-in page. A refusal stops at once
 with a typed error; nothing that could lock the account (above all the password) is ever retried."""
 
 from __future__ import annotations
@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 from playwright.async_api import Page
 from pydantic import SecretStr
 
+from optout.config import Settings
 from optout.errors import LoginFailed, NeedsHuman, UiChanged
 from optout.otp import ServiceTOTP
 from optout.site import ensure_field_on_site
@@ -188,12 +190,20 @@ HANDLERS: dict[LoginScreen, Callable[[Attempt, Seen], Awaitable[None]]] = {
 }
 
 
+def login_url(settings: Settings, after: str | None) -> str:
+    """X's login page. With `after` (a path), X lands there once logged in, as it does for a logged-out
+    visitor of any of its pages: the run's first settings page then needs no load of its own, and the
+    home page none at all."""
+    url = settings.url(S.LOGIN_PATH)
+    return f"{url}?{urlencode({'redirect_after_login': after})}" if after else url
+
+
 async def log_in(a: Attempt) -> None:
     """Run the state machine from X's login page until logged in; raises on any refusal."""
     if a.responses is None:
         raise ValueError("log_in needs the page's XResponses")
     a.responses.subtask = None  # a new flow: a subtask of an earlier login says nothing about this one
-    await a.page.goto(a.settings.url(S.LOGIN_PATH))
+    await a.page.goto(login_url(a.settings, a.after))
     seen = await wait_screen(a, None, a.responses.mark())
     for _ in range(MAX_STEPS):
         if seen.screen is LoginScreen.LOGGED_IN:

@@ -53,6 +53,7 @@ class Attempt:
     responses: XResponses | None = None  # X's answers on the page; None: the screen alone
     answered: Counter = field(default_factory=Counter)
     password_sent: bool = False
+    after: str | None = None  # the path X is asked to land on after the login (its redirect_after_login)
 
 
 def path_of(url: str) -> str:

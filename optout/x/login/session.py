@@ -101,7 +101,8 @@ async def session_alive(a: Attempt) -> bool:
 
 
 async def settle_home(a: Attempt) -> None:
-    """After the login, let X finish landing on the home page (it may still set cookies); never fail on it."""
+    """After the login, let X finish landing (on its home page, or the page `a.after` asked for: the side nav
+    is drawn on both), since it may still set cookies; never fail on it."""
     try:
         await a.page.locator(S.LOGGED_IN_MARKERS).first.wait_for(state="visible", timeout=a.settings.timeout_ms)
     except PlaywrightError:
@@ -224,14 +225,16 @@ async def ensure_session(
     responses: XResponses,
     prompter: Prompter | None = None,
     shots_dir: Path | None = None,
+    after: str | None = None,
 ) -> bool:
     """Make `page` logged in as `handle`: reuse the stored session when X still accepts it, else log in
     with the stored credentials and store the new session. True when a fresh login happened.
     Raises LoginFailed, NeedsHuman, UiChanged or RateLimited (with a masked screenshot in shots_dir),
     or UnknownAccount when a login is needed and no password is stored. Never logs out of X.
-    `responses` is the page's watcher of X's answers (the onboarding API's subtasks and errors)."""
+    `responses` is the page's watcher of X's answers (the onboarding API's subtasks and errors). `after`: the
+    path a fresh login asks X to land on (the runner's first settings page) instead of its home page."""
     a = Attempt(context=context, page=page, handle=normalize_handle(handle), settings=settings, prompter=prompter,
-                responses=responses)
+                responses=responses, after=after)
 
     async def work() -> bool:
         if await _reuse_session(a, store):

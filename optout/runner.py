@@ -34,7 +34,7 @@ from optout.proxy import parse_proxy
 from optout.x import settings as driver
 from optout.x import sheets
 from optout.x.login import ensure_session
-from optout.x.login.screen import on_login_page
+from optout.x.login.screen import bound_for_login_page, on_login_page
 from optout.x.login.session import ensure_browser_session, keep_rotated, prove_on_page, use_saved_session
 from optout.x.responses import XResponses
 
@@ -299,12 +299,14 @@ class _AccountJob:
         """A session that dies mid-run (X logged it out) gets one fresh login, then the setting again. Tabs
         that lose it together wait for the one login the first of them makes. A tab that stopped on X's
         login screen for another reason (the session died, or another tab's login cleared it, while it was
-        busy with the page) lost it too."""
+        busy with the page, or X's script is taking the tab there right now) lost it too."""
         logins = self.logins
         try:
             return await self._setting(tab, spec)
         except Exception as exc:
-            if not isinstance(exc, driver.SessionLost) and not on_login_page(_url(tab.page) or ""):
+            lost = isinstance(exc, driver.SessionLost) or on_login_page(_url(tab.page) or "") or (
+                isinstance(exc, PlaywrightError) and await bound_for_login_page(tab.page))
+            if not lost:
                 raise
             async with self.relogin:
                 if self.relogin_failed:

@@ -17,6 +17,7 @@ from optout.browser import open_browser
 from optout.config import Settings, load_settings
 from optout.errors import RateLimited, UiChanged, XKeepsFailing
 from optout.x import settings as driver
+from optout.x.login.screen import bound_for_login_page
 from optout.x.responses import XResponses
 from replica_fixtures import DEVICE_SIGNALS_JS, logged_in_answer, login_bodies
 from tests.replica_truth import truth_fields
@@ -130,6 +131,19 @@ async def test_a_page_a_login_landed_on_is_not_loaded_again(showing, replica, op
     loads = [r for r in replica.admin.requests(handle=handle) if r["method"] == "GET" and r["path"] == spec.path]
     assert len(loads) == (1 if showing == "/home" else 0)
     assert await driver.read_state(page, spec, _settings(replica)) is True
+
+
+@pytest.mark.parametrize("x_navigates", [True, False])
+async def test_a_page_x_is_sending_to_its_login_screen_is_told_apart(x_navigates, replica, open_page):
+    """X's script sends a page whose session ended to the login screen (app.js on a 401). Seen under load:
+    a reload of optout's cut short (net::ERR_ABORTED) while the URL still showed the settings page.
+    `bound_for_login_page` waits for where the page is going; a page that stays is not bound there."""
+    page, handle = await open_page()
+    await page.goto(replica.base_url + catalog.BY_ID["business-partners"].path)
+    if x_navigates:
+        replica.admin.expire_sessions(handle)
+        await page.evaluate("setTimeout(() => location.assign('/i/flow/login'), 300)")
+    assert await bound_for_login_page(page) is x_navigates
 
 
 async def test_already_off_sends_nothing(replica, open_page):

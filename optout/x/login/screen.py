@@ -24,6 +24,7 @@ from optout.x.screens import LoginScreen
 
 POLL_S = 0.1
 ALERT_GRACE_S = 0.6  # an error toast usually follows the API's error answer; wait for the code
+LOGIN_NAVIGATION_GRACE_MS = 2_000  # how long a page X's script sends to its login screen may take to get there
 
 
 @dataclass
@@ -62,6 +63,17 @@ def path_of(url: str) -> str:
 
 def on_login_page(url: str) -> bool:
     return any(path_of(url).startswith(p) for p in S.LOGIN_PATHS)
+
+
+async def bound_for_login_page(page: Page) -> bool:
+    """The page is on X's login screen, or on its way there. X's own script sends a page whose API reads
+    answer 401 (the session ended) to the login screen, and that navigation aborts whatever optout was
+    loading in the page (net::ERR_ABORTED) a moment before the page's URL shows it."""
+    try:
+        await page.wait_for_url(on_login_page, timeout=LOGIN_NAVIGATION_GRACE_MS)
+    except PlaywrightError:
+        return False
+    return True
 
 
 async def _has_auth_cookie(context: BrowserContext, settings: Settings) -> bool:

@@ -160,7 +160,8 @@ def test_thirty_accounts_end_with_the_right_outcome_each(env, tmp_path):
             creds.append((handle, "wrong-" + password_of(handle) if prefix == "badpw" else password_of(handle)))
     assert len(expected) == 30
     add_accounts(env.replica, scenarios)
-    assert import_credentials(env, tmp_path, creds).returncode == 0
+    imported = import_credentials(env, tmp_path, creds)
+    assert imported.returncode == 0, imported.stderr
     order = sorted(expected, key=lambda h: h.startswith("rl_"))  # rate limits last: they slow the batch
     path = accounts_file(tmp_path, order)
 

@@ -202,7 +202,7 @@ class _AccountJob:
         page = await context.new_page()
         self.tabs = [_Tab(page, XResponses(page))]  # the first: the login's, then a page's settings
         try:
-            await self._login(context, self.tabs[0], groups[0][0][1])
+            await self._login(context, self.tabs[0], groups[0][0][1])  # a fresh login lands on the first page
             await self._open_tabs(context, page, len(groups))  # after the login: a failed one needs none
             stop = await self._all_settings(context, groups)
             if stop is not None:  # the receipt's failure: that setting, with a screenshot of its tab

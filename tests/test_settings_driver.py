@@ -135,9 +135,9 @@ async def test_a_page_a_login_landed_on_is_not_loaded_again(showing, replica, op
 
 @pytest.mark.parametrize("x_navigates", [True, False])
 async def test_a_page_x_is_sending_to_its_login_screen_is_told_apart(x_navigates, replica, open_page):
-    """X's script sends a page whose session ended to the login screen (app.js on a 401). Seen under load:
-    a reload of optout's cut short (net::ERR_ABORTED) while the URL still showed the settings page.
-    `bound_for_login_page` waits for where the page is going; a page that stays is not bound there."""
+    """X's script sends a page whose session ended to the login screen (app.js on a 401); a reload of
+    optout's failed with net::ERR_ABORTED once under load in that situation, most likely before the URL
+    showed it. `bound_for_login_page` waits for where the page is going; a page that stays is not bound there."""
     page, handle = await open_page()
     await page.goto(replica.base_url + catalog.BY_ID["business-partners"].path)
     if x_navigates:

@@ -67,8 +67,8 @@ def on_login_page(url: str) -> bool:
 
 async def bound_for_login_page(page: Page) -> bool:
     """The page is on X's login screen, or on its way there. X's own script sends a page whose API reads
-    answer 401 (the session ended) to the login screen, and that navigation aborts whatever optout was
-    loading in the page (net::ERR_ABORTED) a moment before the page's URL shows it."""
+    answer 401 (the session ended) to the login screen; a load optout began in that page meanwhile can fail
+    (net::ERR_ABORTED, seen once under load) a moment before the page's URL shows the login screen."""
     try:
         await page.wait_for_url(on_login_page, timeout=LOGIN_NAVIGATION_GRACE_MS)
     except PlaywrightError:

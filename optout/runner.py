@@ -157,7 +157,7 @@ class _Tab:
 
     page: Page
     responses: XResponses
-    landed: str | None = None  # the settings page a login just landed this tab on (not loaded again)
+    landed: driver.Landing | None = None  # where a login just landed this tab (that page is not loaded again)
 
 
 @dataclass
@@ -245,7 +245,7 @@ class _AccountJob:
     async def _login(self, context: BrowserContext, tab: _Tab, spec: SettingSpec, *, fresh: bool = False) -> None:
         """The first time, a saved session only has its cookies put back: the settings pages prove it
         (`_proven`). `fresh` (the session was lost on a page): the full check, else a new login, which asks
-        X to land on `spec`'s page (redirect_after_login): the tab's first page, and no home page."""
+        X to land on `spec`'s page (redirect_after_login): the tab's first page, and no home page after it."""
         if self.settings.use_browser_session:
             await ensure_browser_session(tab.page, self.result.handle, self.settings, tab.responses)
             return
@@ -255,11 +255,12 @@ class _AccountJob:
             if self.unproven is not None:
                 return
         after = driver.first_path(spec, self.settings)
+        landing = driver.Landing(after, tab.responses.api_failures)
         fresh_login = await ensure_session(
             context, tab.page, self.result.handle, self.store, self.settings,
             responses=tab.responses, prompter=self.prompter, shots_dir=self.evidence.dir, after=after,
         )
-        tab.landed = after if fresh_login else None
+        tab.landed = landing if fresh_login else None
         self.result.logged_in = fresh_login or self.result.logged_in
 
     async def _all_settings(self, context: BrowserContext, groups: list[_Group]) -> _Stop | None:

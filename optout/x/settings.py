@@ -56,21 +56,30 @@ class SaveReport:
 # ---- reaching the page --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Landing:
+    """Where a login asked X to land a page (its redirect_after_login), and how many of X's API reads had
+    failed on the page before that login began."""
+
+    path: str
+    api_failures: int
+
+
 async def open_setting(page: Page, spec: SettingSpec, settings: Settings, responses: XResponses, *,
-                       landed: str | None = None) -> str:
+                       landed: Landing | None = None) -> str:
     """Show the setting's page; returns the route used: "remembered" (where the menu led last time),
     "direct" (the catalog's URL) or "menu" (Settings -> Privacy and safety -> its row, by meaning).
-    `responses` watches the page (X's rate limits and failed API reads). `landed`: the path a login just
-    landed this page on (`first_path`, as its redirect_after_login); that page is not loaded a second time."""
+    `responses` watches the page (X's rate limits and failed API reads). `landed`: where a login just
+    landed this page (`first_path`); that page is not loaded a second time (`_load`)."""
     moved = MovedPages(settings)
     remembered = moved.get(spec.path)
     if remembered:
-        await _load(page, settings, remembered, landed)
+        await _load(page, settings, remembered, landed, responses)
         if await _settle(page, spec, settings, responses, here=_at_path(remembered)):
             return "remembered"
         moved.forget(spec.path)
         landed = None
-    await _load(page, settings, spec.path, landed)
+    await _load(page, settings, spec.path, landed, responses)
     if await _settle(page, spec, settings, responses, here=_at_slug(spec.slug)):
         return "direct"
     if await _via_menu(page, spec, settings, responses):
@@ -89,8 +98,11 @@ def first_path(spec: SettingSpec, settings: Settings) -> str:
     return MovedPages(settings).get(spec.path) or spec.path
 
 
-async def _load(page: Page, settings: Settings, path: str, landed: str | None) -> None:
-    if landed != path or not _at_path(path)(page.url):
+async def _load(page: Page, settings: Settings, path: str, landed: Landing | None, responses: XResponses) -> None:
+    """Load `path`, unless a login just landed the page there and none of X's API reads on it failed
+    since: `_settle` counts failures from its own start, so one during the landing would go unretried."""
+    clean_landing = landed is not None and landed.path == path and responses.api_failures == landed.api_failures
+    if not (clean_landing and _at_path(path)(page.url)):
         await page.goto(settings.url(path))
 
 

@@ -70,9 +70,9 @@ async def bound_for_login_page(page: Page) -> bool:
     answer 401 (the session ended) to the login screen; a load optout began in that page meanwhile can fail
     (net::ERR_ABORTED, seen once under load) a moment before the page's URL shows the login screen."""
     try:
-        await page.wait_for_url(on_login_page, timeout=LOGIN_NAVIGATION_GRACE_MS)
+        await page.wait_for_url(on_login_page, wait_until="commit", timeout=LOGIN_NAVIGATION_GRACE_MS)
     except PlaywrightError:
-        return False
+        return on_login_page(page.url)
     return True
 
 

@@ -78,7 +78,6 @@ async def open_setting(page: Page, spec: SettingSpec, settings: Settings, respon
         if await _settle(page, spec, settings, responses, here=_at_path(remembered)):
             return "remembered"
         moved.forget(spec.path)
-        landed = None
     await _load(page, settings, spec.path, landed, responses)
     if await _settle(page, spec, settings, responses, here=_at_slug(spec.slug)):
         return "direct"

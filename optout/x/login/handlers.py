@@ -192,8 +192,8 @@ HANDLERS: dict[LoginScreen, Callable[[Attempt, Seen], Awaitable[None]]] = {
 
 def login_url(settings: Settings, after: str | None) -> str:
     """X's login page. With `after` (a path), X lands there once logged in, as it does for a logged-out
-    visitor of any of its pages: the run's first settings page then needs no load of its own, and the
-    home page none at all."""
+    visitor of any of its pages: the run's first settings page then needs no load of its own, and no
+    home page follows the login."""
     url = settings.url(S.LOGIN_PATH)
     return f"{url}?{urlencode({'redirect_after_login': after})}" if after else url
 

@@ -29,6 +29,7 @@ from optout.x.responses import XResponses, rate_limit_of
 RETRIES = 3  # reloads after "Something went wrong" before giving up
 GRACE_S = 2.5  # a drawn page may add its checkboxes a moment after its heading
 POLL_S = 0.1
+NAVIGATED_AWAY = "Execution context was destroyed"  # Playwright's words for an evaluate cut short by a navigation
 
 
 class SettingNotFound(Exception):
@@ -201,7 +202,7 @@ class _Look:
 
 
 # Visible as Playwright's is_visible means it: laid out with a non-empty box, not visibility:hidden.
-_LOOK_JS = """(root, sel) => {
+_LOOK_JS = """(sel) => {
   const shown = (el) => {
     if (!el) return false;
     if (getComputedStyle(el).display === 'contents') return [...el.children].some(shown);
@@ -228,8 +229,15 @@ _LOOK_SELECTORS = {
 
 
 async def _look(page: Page) -> _Look:
-    """The page as it is now (waiting out a navigation in progress, as a locator does)."""
-    return _Look(**await page.locator(":root").evaluate(_LOOK_JS, _LOOK_SELECTORS))
+    """The page as it is now, in one browser call (a locator's evaluate is eight: find, adopt, describe,
+    release). A document replaced while it is read is a page not drawn yet: the next poll reads the new
+    one."""
+    try:
+        return _Look(**await page.evaluate(_LOOK_JS, _LOOK_SELECTORS))
+    except PlaywrightError as exc:
+        if NAVIGATED_AWAY not in str(exc):
+            raise
+        return _Look(loading=True)
 
 
 async def _look_clearing_overlays(page: Page) -> _Look:

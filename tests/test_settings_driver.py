@@ -158,6 +158,24 @@ async def test_a_page_x_is_sending_to_its_login_screen_is_told_apart(x_navigates
     assert await bound_for_login_page(page) is x_navigates
 
 
+class _PageBeingReplaced:
+    """A page whose every read fails as Playwright says it: a document replaced mid-read cannot be timed
+    from a test, so its message stands in for it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    async def evaluate(self, *_args):
+        raise PlaywrightError(self.message)
+
+
+async def test_a_page_replaced_while_it_is_read_is_not_drawn_yet_and_other_failures_still_raise():
+    replaced = _PageBeingReplaced("Page.evaluate: Execution context was destroyed, most likely because of a navigation")
+    assert not (await driver._look(replaced)).drawn
+    with pytest.raises(PlaywrightError, match="has been closed"):
+        await driver._look(_PageBeingReplaced("Page.evaluate: Target page, context or browser has been closed"))
+
+
 async def test_already_off_sends_nothing(replica, open_page):
     spec = catalog.BY_ID["business-partners"]
     page, handle = await open_page(settings={truth_fields(spec)[0]: False})

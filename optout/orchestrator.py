@@ -26,7 +26,7 @@ from optout.lock import run_lock
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.prompts import Prompter
 from optout.redact import scrub
-from optout.runner import run_account
+from optout.runner import pages_at_once_for, run_account
 from optout.store import Store
 from optout.work_queue import AccountJob, BatchObserver, Pacing, QuietObserver, Scheduler
 
@@ -91,6 +91,7 @@ async def run_accounts(
     if policy_version is READ_POLICY:  # read while the browser starts and the first account works
         policy_version = asyncio.ensure_future(policy.version_for_receipts(settings, history))
     asker = prompter if pacing.concurrency == 1 else None
+    pages = pages_at_once_for(pacing.concurrency)
 
     def record(result: AccountResult) -> None:
         history.record_result(run_id, result)
@@ -101,7 +102,7 @@ async def run_accounts(
         async def work(job: AccountJob) -> AccountResult:
             return await run_account(session, job.handle, settings, mode=mode, setting_ids=job.settings,
                                      store=credentials, prompter=asker, policy_version=policy_version,
-                                     proxy=job.proxy)
+                                     proxy=job.proxy, pages_at_once=pages)
 
         try:
             scheduler = Scheduler(work, pacing, on_result=record, observer=observer)

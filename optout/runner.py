@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,33 @@ from optout.x.responses import XResponses
 log = logging.getLogger(__name__)
 
 
+MAX_TABS = 3
+"""At most this many of an account's settings pages load at once, each in its own tab of the account's
+context, every tab in a window of its own (`_open_tabs`). Settings that share a page, like the two Grok
+ones, share its tab and go one after the other, so no tab clicks on a page another tab has changed. Why
+not more: every tab is one more renderer's memory and drawing on a 2-core machine that batch already
+keeps busy with several accounts; and X counts an account's requests against its rate limits, so a burst
+of pages at once looks less like a person. The default selection has two pages; the whole catalog has
+five."""
+
+
+def pages_at_once_for(concurrency: int, cores: int | None = None) -> int:
+    """How many of an account's settings pages load at once when `concurrency` accounts run together.
+    Pages at once shorten an account's run only while the machine has cores to spare: one account waits on
+    X most of the time. Once the accounts in flight outnumber the cores, the cores are the limit, and each
+    extra window only adds its own cost. On 2 cores, 16 accounts at concurrency 8 took as long with one
+    tab each as with two windows each, with 10% less CPU and 24% less peak memory (docs/benchmarks.md)."""
+    cores = cores or _cores()
+    return MAX_TABS if concurrency <= cores else 1
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on (a container's share)
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 async def run_account(
     browser: BrowserSession,
     handle: str,
@@ -52,17 +80,20 @@ async def run_account(
     prompter: Prompter | None = None,
     policy_version: str | None | asyncio.Future = None,
     proxy: str | None = None,
+    pages_at_once: int = MAX_TABS,
 ) -> AccountResult:
     """Log in (or reuse the saved session), then read, and in apply mode switch off, each setting.
     `policy_version` (effective date and text hash of X's privacy policy, as the command read it when it
     started, or a Future of it, read meanwhile) goes into the receipt, so evidence says which policy the
-    opt-out answered."""
+    opt-out answered. `pages_at_once`: how many of its settings pages load at the same time, each in a window
+    of its own (`pages_at_once_for`)."""
     handle = normalize_handle(handle)
     specs = catalog.select(list(setting_ids) if setting_ids else None)
     evidence = EvidenceRun(settings.evidence_root, handle, credentials=store, tsa_url=settings.tsa_url)
     result = AccountResult(handle=handle, mode=mode, outcome=AccountOutcome.OK, started_at=evidence.started_at,
                            evidence_dir=str(evidence.dir))
     job = _AccountJob(browser, settings, store, prompter, evidence, result)
+    job.pages_at_once = max(1, min(pages_at_once, MAX_TABS))
     try:
         option = _proxy_option(proxy or settings.proxy, store)
     except BadInput as exc:  # this account's proxy cannot be used: the account fails, the batch goes on
@@ -137,14 +168,6 @@ def _commit_on_stop(job: _AccountJob, policy_version: str | None | asyncio.Futur
     job.committed = True
 
 
-MAX_TABS = 3
-"""At most this many of an account's settings pages load at once, each in its own tab of the account's
-context, every tab in a window of its own (`_open_tabs`). Settings that share a page, like the two Grok
-ones, share its tab and go one after the other, so no tab clicks on a page another tab has changed. Why
-not more: every tab is one more renderer's memory and drawing on a 2-core machine that batch already
-keeps busy with several accounts; and X counts an account's requests against its rate limits, so a burst
-of pages at once looks less like a person. The default selection has two pages; the whole catalog has
-five."""
 
 
 _Group = list[tuple[int, SettingSpec]]  # the settings one page shows, each with its catalog position
@@ -189,6 +212,7 @@ class _AccountJob:
         self.relogin = asyncio.Lock()
         self.relogin_failed = False  # then the tabs waiting for that login stop, and its failure is the account's
         self.tabs: list[_Tab] = []
+        self.pages_at_once = MAX_TABS
         self.work_done = False  # the account's outcome is final: only its tabs and context are left to close
         self.committed = False  # its receipt was written while the command stopped
 
@@ -233,12 +257,12 @@ class _AccountJob:
         await self._close_extra_tabs()
 
     async def _open_tabs(self, context: BrowserContext, first: Page, pages: int) -> None:
-        """One more tab per settings page beyond the first (at most MAX_TABS in all), each in a window of its
-        own so that every one is drawn (BrowserSession.page_in_new_window). In the user's own browser
+        """One more tab per settings page beyond the first (at most `pages_at_once` in all), each in a window
+        of its own so that every one is drawn (BrowserSession.page_in_new_window). In the user's own browser
         (use_browser_session) no window is opened on their screen: one tab does the pages in turn."""
         if self.settings.use_browser_session:
             return
-        for _ in range(min(MAX_TABS, pages) - 1):
+        for _ in range(min(self.pages_at_once, pages) - 1):
             extra = await self.browser.page_in_new_window(context, first)
             self.tabs.append(_Tab(extra, XResponses(extra)))
 

@@ -15,6 +15,7 @@ from optout.accounts_file import AccountEntry, load_accounts
 from optout.work_queue import AccountJob, Clock, Pacing, Scheduler
 from optout.errors import BadInput, ExitCode
 from optout.models import AccountOutcome, AccountResult, Mode
+from optout.runner import MAX_TABS, pages_at_once_for
 from optout.shard import parse_shard, partition, shard_number
 
 # ---- accounts file ---------------------------------------------------------------------------------
@@ -328,3 +329,10 @@ def test_progress_bar_counts_outcomes_on_a_terminal_only():
         assert "X rate-limited @a" in text  # notices always show
         assert ("3/3" in text and "needs_human" in text) is terminal
         assert progress.counts == {"ok": 2, "needs_human": 1}
+
+
+@pytest.mark.parametrize(("concurrency", "cores", "pages"), [(1, 2, MAX_TABS), (2, 2, MAX_TABS), (3, 2, 1), (8, 2, 1),
+                                                             (8, 8, MAX_TABS), (1, 1, MAX_TABS)])
+def test_pages_load_at_once_only_while_the_accounts_in_flight_leave_cores_to_spare(concurrency, cores, pages):
+    """One account at a time waits on X most of the time; more accounts than cores keep the cores busy."""
+    assert pages_at_once_for(concurrency, cores) == pages

@@ -52,9 +52,9 @@ class World:
         self.store.save(Credentials(handle=self.handle, password=SecretStr(password)))
         return self.handle
 
-    async def run(self, mode=Mode.APPLY, setting_ids=None):
+    async def run(self, mode=Mode.APPLY, setting_ids=None, **options):
         return await run_account(self.chromium, self.handle, self.settings, mode=mode, setting_ids=setting_ids,
-                                 store=self.store)
+                                 store=self.store, **options)
 
     def truth(self) -> dict:
         return self.replica.admin.get_account(self.handle)["settings"]
@@ -229,6 +229,21 @@ async def test_saved_session_pages_load_at_once_without_the_home_page_receipt_in
     assert [(s.setting, s.outcome) for s in world.receipt(result).settings] == [
         ("business-partners", "drift"), ("grok-training", "drift")]
     assert verify_tree(world.settings.evidence_root).ok
+
+
+async def test_one_page_at_once_does_the_pages_in_turn_in_one_tab_receipt_in_catalog_order(world):
+    """When the accounts in flight outnumber the cores, an account's pages load one after the other in its
+    one tab: the slowed partners page is answered before the Grok page is asked for."""
+    world.account()
+    assert (await world.run(mode=Mode.CHECK)).logged_in
+    world.replica.admin.add_fault({"kind": "slow", "handle": world.handle, "path": BP_PAGE, "ms": 1_000})
+    world.replica.admin.clear_requests()
+    result = await world.run(mode=Mode.APPLY, pages_at_once=1)
+    paths = [r["path"] for r in world.replica.admin.requests() if r["method"] == "GET"]
+    assert paths.index(BP_PAGE) < paths.index(GROK_PAGE), paths
+    assert [(s.setting, s.outcome) for s in world.receipt(result).settings] == [
+        ("business-partners", "turned_off"), ("grok-training", "turned_off")]
+    assert world.truth()[BP] is False and verify_tree(world.settings.evidence_root).ok
 
 
 @pytest.mark.parametrize("flow", ["legacy", "new"])

@@ -26,7 +26,7 @@ from optout.lock import run_lock
 from optout.models import AccountResult, Mode, overall_exit_code
 from optout.prompts import Prompter
 from optout.redact import scrub
-from optout.runner import pages_at_once_for, run_account
+from optout.runner import MAX_TABS, pages_at_once_for, run_account
 from optout.store import Store
 from optout.work_queue import AccountJob, BatchObserver, Pacing, QuietObserver, Scheduler
 
@@ -91,7 +91,8 @@ async def run_accounts(
     if policy_version is READ_POLICY:  # read while the browser starts and the first account works
         policy_version = asyncio.ensure_future(policy.version_for_receipts(settings, history))
     asker = prompter if pacing.concurrency == 1 else None
-    pages = pages_at_once_for(pacing.concurrency)
+    # A remote browser's cores are not this machine's: it keeps the pages at once.
+    pages = MAX_TABS if settings.browser_endpoint else pages_at_once_for(min(pacing.concurrency, len(jobs)))
 
     def record(result: AccountResult) -> None:
         history.record_result(run_id, result)

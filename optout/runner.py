@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Sequence
@@ -53,7 +54,8 @@ five."""
 
 
 def pages_at_once_for(concurrency: int, cores: int | None = None) -> int:
-    """How many of an account's settings pages load at once when `concurrency` accounts run together.
+    """How many of an account's settings pages load at once when `concurrency` accounts run together on a
+    browser on this machine.
     Pages at once shorten an account's run only while the machine has cores to spare: one account waits on
     X most of the time. Once the accounts in flight outnumber the cores, the cores are the limit, and each
     extra window only adds its own cost. On 2 cores, 16 accounts at concurrency 8 took as long with one
@@ -63,10 +65,21 @@ def pages_at_once_for(concurrency: int, cores: int | None = None) -> int:
 
 
 def _cores() -> int:
+    """The cores this process may use: those it may run on, fewer under a container's CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))  # the cores this process may run on (a container's share)
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _cgroup_quota() or cores))
+
+
+def _cgroup_quota(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int | None:
+    """cgroup v2's CPU quota in whole cores (`docker --cpus`, a Kubernetes limit), or None when unlimited."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        return max(1, math.ceil(int(quota) / int(period))) if quota != "max" else None
+    except (OSError, ValueError):
+        return None
 
 
 async def run_account(
@@ -92,8 +105,7 @@ async def run_account(
     evidence = EvidenceRun(settings.evidence_root, handle, credentials=store, tsa_url=settings.tsa_url)
     result = AccountResult(handle=handle, mode=mode, outcome=AccountOutcome.OK, started_at=evidence.started_at,
                            evidence_dir=str(evidence.dir))
-    job = _AccountJob(browser, settings, store, prompter, evidence, result)
-    job.pages_at_once = max(1, min(pages_at_once, MAX_TABS))
+    job = _AccountJob(browser, settings, store, prompter, evidence, result, pages_at_once)
     try:
         option = _proxy_option(proxy or settings.proxy, store)
     except BadInput as exc:  # this account's proxy cannot be used: the account fails, the batch goes on
@@ -168,8 +180,6 @@ def _commit_on_stop(job: _AccountJob, policy_version: str | None | asyncio.Futur
     job.committed = True
 
 
-
-
 _Group = list[tuple[int, SettingSpec]]  # the settings one page shows, each with its catalog position
 
 
@@ -200,8 +210,10 @@ class _LoginFailedOnAnotherTab(Exception):
 class _AccountJob:
     """The state of one account's run, so each step stays a short method."""
 
-    def __init__(self, browser, settings, store, prompter, evidence: EvidenceRun, result: AccountResult):
+    def __init__(self, browser, settings, store, prompter, evidence: EvidenceRun, result: AccountResult,
+                 pages_at_once: int = MAX_TABS):
         self.browser, self.settings, self.store, self.prompter = browser, settings, store, prompter
+        self.pages_at_once = max(1, min(pages_at_once, MAX_TABS))
         self.evidence, self.result = evidence, result
         self.done: dict[int, SettingRecord] = {}  # by catalog position, whichever tab finished first
         self.failure: Failure | None = None
@@ -212,7 +224,6 @@ class _AccountJob:
         self.relogin = asyncio.Lock()
         self.relogin_failed = False  # then the tabs waiting for that login stop, and its failure is the account's
         self.tabs: list[_Tab] = []
-        self.pages_at_once = MAX_TABS
         self.work_done = False  # the account's outcome is final: only its tabs and context are left to close
         self.committed = False  # its receipt was written while the command stopped
 
@@ -288,7 +299,8 @@ class _AccountJob:
         self.result.logged_in = fresh_login or self.result.logged_in
 
     async def _all_settings(self, context: BrowserContext, groups: list[_Group]) -> _Stop | None:
-        """Each page's settings in a tab of their own (the tabs opened together, at most MAX_TABS). A failure
+        """Each page's settings in a tab of their own (the tabs opened together, at most `pages_at_once`; one
+        tab does them in turn). A failure
         that ends the account lets the other tabs finish the setting they are on (its evidence is whole) but
         start no other."""
         pending = deque(groups)

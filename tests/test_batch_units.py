@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import random
 import string
+import types
 
 import pytest
 
-from optout import catalog
+from optout import catalog, orchestrator, runner
 from optout.accounts_file import AccountEntry, load_accounts
+from optout.config import load_settings
 from optout.work_queue import AccountJob, Clock, Pacing, Scheduler
 from optout.errors import BadInput, ExitCode
 from optout.models import AccountOutcome, AccountResult, Mode
@@ -336,3 +338,43 @@ def test_progress_bar_counts_outcomes_on_a_terminal_only():
 def test_pages_load_at_once_only_while_the_accounts_in_flight_leave_cores_to_spare(concurrency, cores, pages):
     """One account at a time waits on X most of the time; more accounts than cores keep the cores busy."""
     assert pages_at_once_for(concurrency, cores) == pages
+
+
+class _NoBrowser:
+    """What run_accounts needs of a started browser when run_account is replaced: a session to hand on."""
+
+    async def session(self):
+        return types.SimpleNamespace(browser=types.SimpleNamespace(on=lambda *_: None))
+
+
+@pytest.mark.parametrize(("accounts", "concurrency", "endpoint", "pages"), [
+    (5, 1, None, MAX_TABS), (5, 2, None, MAX_TABS), (5, 8, None, 1), (2, 8, None, MAX_TABS),
+    (5, 8, "ws://127.0.0.1:9/", MAX_TABS)])
+async def test_the_batch_tells_each_account_how_many_pages_to_load_at_once(monkeypatch, tmp_path, accounts, concurrency,
+                                                                           endpoint, pages):
+    """On 2 cores: pages at once while the accounts that can run together (the concurrency, or fewer
+    accounts) leave cores to spare; a remote browser's cores are not this machine's."""
+    told = []
+
+    async def run_account(session, handle, settings, **options):
+        told.append(options["pages_at_once"])
+        return AccountResult(handle=handle, mode=Mode.CHECK, outcome=AccountOutcome.OK)
+
+    monkeypatch.setattr(orchestrator, "run_account", run_account)
+    monkeypatch.setattr(runner, "_cores", lambda: 2)
+    monkeypatch.delenv("OPTOUT_BROWSER_ENDPOINT", raising=False)  # the suite's shared browser
+    settings = load_settings(data_dir=tmp_path / "data", state_dir=tmp_path / "state", browser_endpoint=endpoint)
+    history = types.SimpleNamespace(record_result=lambda *_: None)
+    jobs = [AccountJob(f"acct_{i}") for i in range(accounts)]
+    await orchestrator.run_accounts(settings, jobs, mode=Mode.CHECK, history=history, run_id=1,
+                                    pacing=Pacing(concurrency=concurrency), credentials=None, policy_version=None,
+                                    browser=_NoBrowser())
+    assert told == [pages] * accounts
+
+
+@pytest.mark.parametrize(("cpu_max", "cores"), [("max 100000\n", None), ("150000 100000\n", 2), ("50000 100000\n", 1),
+                                                ("200000 100000\n", 2), ("garbage\n", None)])
+def test_a_containers_cpu_quota_counts_as_its_cores(tmp_path, cpu_max, cores):
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    assert runner._cgroup_quota(tmp_path / "cpu.max") == cores
+    assert runner._cgroup_quota(tmp_path / "no-such-file") is None

@@ -18,7 +18,7 @@ from optout.config import Settings, load_settings
 from optout.credentials import Credentials, CredentialStore
 from optout.evidence import Receipt, verify_tree
 from optout.models import Mode
-from optout.runner import run_account
+from optout.runner import MAX_TABS, run_account
 from secrets_scan import find_leaks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -202,9 +202,10 @@ async def test_wrong_password_is_login_failed_with_a_receipt(world):
     world.assert_no_leaks(json.dumps(result.model_dump(mode="json")))
 
 
-async def test_session_that_dies_mid_run_gets_one_fresh_login(world):
+@pytest.mark.parametrize("pages_at_once", [1, MAX_TABS])
+async def test_session_that_dies_mid_run_gets_one_fresh_login(world, pages_at_once):
     world.account(faults=[{"kind": "session_expired", "path": "/settings/grok_settings", "count": 1}])
-    result = await world.run()
+    result = await world.run(pages_at_once=pages_at_once)
     assert result.outcome == "ok", result.message
     assert [s.outcome for s in result.settings] == ["turned_off", "turned_off"]
     assert len(world.replica.admin.get_account(world.handle)["logins"]) == 2
@@ -243,16 +244,16 @@ async def test_one_page_at_once_does_the_pages_in_turn_in_one_tab_receipt_in_cat
     assert paths.index(BP_PAGE) < paths.index(GROK_PAGE), paths
     assert [(s.setting, s.outcome) for s in world.receipt(result).settings] == [
         ("business-partners", "turned_off"), ("grok-training", "turned_off")]
-    assert world.truth()[BP] is False and verify_tree(world.settings.evidence_root).ok
+    assert world.truth()[BP] is False and world.truth()[GROK] is False and verify_tree(world.settings.evidence_root).ok
 
 
-@pytest.mark.parametrize("flow", ["legacy", "new"])
-async def test_a_fresh_login_lands_on_the_first_settings_page_and_no_home_page_loads(world, flow):
+@pytest.mark.parametrize(("flow", "pages_at_once"), [("legacy", MAX_TABS), ("new", MAX_TABS), ("legacy", 1)])
+async def test_a_fresh_login_lands_on_the_first_settings_page_and_no_home_page_loads(world, flow, pages_at_once):
     """The login asks X to land on the first settings page (redirect_after_login, where X also sends a
     logged-out visitor of that page): no home page, and no settings page loaded twice in a check."""
     world.account(flow=flow)
     world.replica.admin.clear_requests()
-    result = await world.run(mode=Mode.CHECK)
+    result = await world.run(mode=Mode.CHECK, pages_at_once=pages_at_once)
     assert result.logged_in and [s.outcome for s in result.settings] == ["drift", "drift"]
     gets = [r["path"] for r in world.replica.admin.requests(handle=world.handle) if r["method"] == "GET"]
     assert "/home" not in gets
@@ -324,7 +325,7 @@ async def test_a_stop_while_the_policy_read_ends_commits_the_finished_run(world)
     receipt = Receipt.model_validate_json(path.read_bytes())
     assert receipt.outcome == "ok" and receipt.interrupted is None and receipt.privacy_policy_version is None
     assert [s.outcome for s in receipt.settings] == ["turned_off", "turned_off"]
-    assert world.truth()[BP] is False and verify_tree(world.settings.evidence_root).ok
+    assert world.truth()[BP] is False and world.truth()[GROK] is False and verify_tree(world.settings.evidence_root).ok
     policy.cancel()
 
 

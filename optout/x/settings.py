@@ -229,9 +229,9 @@ _LOOK_SELECTORS = {
 
 
 async def _look(page: Page) -> _Look:
-    """The page as it is now, in one browser call (a locator's evaluate is eight: find, adopt, describe,
-    release). A document replaced while it is read is a page not drawn yet: the next poll reads the new
-    one."""
+    """The page as it is now, in one browser call: a wait polls ten times a second, and a locator's evaluate
+    is about nine DevTools commands, each handled by the browser, the renderer, Playwright's driver and
+    Python. A document replaced while it is read is a page not drawn yet: the next poll reads the new one."""
     try:
         return _Look(**await page.evaluate(_LOOK_JS, _LOOK_SELECTORS))
     except PlaywrightError as exc:

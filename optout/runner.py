@@ -55,11 +55,11 @@ five."""
 
 def pages_at_once_for(concurrency: int, cores: int | None = None) -> int:
     """How many of an account's settings pages load at once when `concurrency` accounts run together on a
-    browser on this machine.
-    Pages at once shorten an account's run only while the machine has cores to spare: one account waits on
-    X most of the time. Once the accounts in flight outnumber the cores, the cores are the limit, and each
-    extra window only adds its own cost. On 2 cores, 16 accounts at concurrency 8 took as long with one
-    tab each as with two windows each, with 10% less CPU and 24% less peak memory (docs/benchmarks.md)."""
+    browser on this machine. Pages at once shorten an account's run only while the machine has cores to
+    spare: one account waits on X most of the time. Once the accounts in flight outnumber the cores, the
+    cores are the limit, and each extra window only adds its own cost. On 2 cores, 16 accounts at
+    concurrency 8 took as long with one tab each as with two windows each, with 10% less CPU and 23% less
+    peak memory (docs/benchmarks.md)."""
     cores = cores or _cores()
     return MAX_TABS if concurrency <= cores else 1
 
@@ -300,9 +300,8 @@ class _AccountJob:
 
     async def _all_settings(self, context: BrowserContext, groups: list[_Group]) -> _Stop | None:
         """Each page's settings in a tab of their own (the tabs opened together, at most `pages_at_once`; one
-        tab does them in turn). A failure
-        that ends the account lets the other tabs finish the setting they are on (its evidence is whole) but
-        start no other."""
+        tab does them in turn). A failure that ends the account lets the other tabs finish the setting they
+        are on (its evidence is whole) but start no other."""
         pending = deque(groups)
         stops: list[_Stop] = []
 

@@ -4,7 +4,9 @@ its request log says whether a login happened at all."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import re
 import uuid
 
 import pyotp
@@ -22,6 +24,7 @@ from optout.x.responses import XResponses
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FLOWS = ("legacy", "new")
+ONBOARDING = re.compile(r"/onboarding/")  # both flows' login APIs: /1.1/onboarding/task.json, /i/jf/onboarding/api
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +181,39 @@ async def test_email_code_typed_by_the_person(flow, replica, store, settings, pa
     assert await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), prompter=person) is True
     assert len(person.questions) == 1
     assert logins(replica, handle)[-1]["outcome"] == "success"
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+async def test_a_poll_that_outlives_the_email_step_is_not_its_answer(flow, replica, store, settings, page):
+    """X's page polls the email step every second while a person reads their mail. A poll sent after the
+    code went off reaches X once the login is over, and X answers it "Flow token expired"; the page
+    ignores that. Here the code's answer is held back so that the poll's error arrives first: the login
+    must still succeed (under load this race made `optout login` fail, seen in CI)."""
+    handle, _ = account(replica, store, flow=flow, email_code=True)
+    person = MailboxReader(replica, handle)
+    refused_polls = []
+
+    async def hold_back_the_codes_answer(route):
+        sent = route.request.post_data or ""
+        if '"poll"' in sent or '"enter_text"' not in sent:
+            return await route.continue_()
+        answer = await route.fetch(headers=await route.request.all_headers())  # with its cookies
+        await asyncio.sleep(2.5)  # the page polls meanwhile: its poll's answer comes first
+        await route.fulfill(response=answer)
+
+    async def note_refused_poll(response):
+        if '"poll"' in (response.request.post_data or "") and response.status >= 400:
+            refused_polls.append(response.status)
+
+    page.on("response", note_refused_poll)
+    await page.route(ONBOARDING, hold_back_the_codes_answer)
+    try:
+        assert await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page),
+                                    prompter=person) is True
+    finally:
+        await page.unroute(ONBOARDING)
+    assert refused_polls and logins(replica, handle)[-1]["outcome"] == "success"
+    assert store.load_session(handle) is not None
 
 
 @pytest.mark.parametrize("flow", FLOWS)

@@ -8,12 +8,14 @@ the code that needs it, so nothing keeps pages in a module-global registry."""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Response
+from playwright.async_api import Page, Request, Response
 
 from optout.errors import RateLimited
 from optout.x import screens as S
@@ -30,9 +32,31 @@ class ApiError:
     reset_at: float | None = None
 
 
+Step = tuple[str, str]  # (flow token, subtask id): the login step a request of the onboarding API answers
+
+
+@dataclass
+class _Sent:
+    """One request of the onboarding API that answers a step, and what X made of it: "sent" (no answer
+    yet), "moved" (X went on to another step), "stayed" (X asked the same step again), "refused" (an
+    error, held in `error` until it is known whether it counts), then "counted" or "stale" (it came
+    after X moved on), or "lost" (no answer at all)."""
+
+    step: Step
+    state: str = "sent"
+    error: ApiError | None = None
+    next_subtask: str | None = None
+
+
 class XResponses:
     """Every response of one page: the first rate limit (raised by `raise_if_hit`), failed API reads,
-    and the onboarding API's errors and next subtask."""
+    and the onboarding API's errors and next subtask.
+
+    X's page sends more than the answers optout types: while a step waits for a person (the emailed
+    code, a denied login, a captcha) it polls that step every second. A poll sent just after the code
+    reaches X once the login is over, and X refuses it ("Flow token expired"); the page ignores that.
+    So an error counts only when no request the page sent earlier for the same step made X move on,
+    and waits while one of them is still unanswered (answers can arrive in any order)."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
@@ -40,9 +64,15 @@ class XResponses:
         self.api_failures = 0
         self.subtask: str | None = None
         self.errors: list[ApiError] = []
+        self._steps: defaultdict[Step, list[_Sent]] = defaultdict(list)  # each step's requests, in sent order
+        self._sent: dict[Request, _Sent] = {}
+        page.on("request", self._on_request)
+        page.on("requestfailed", self._on_request_failed)
         page.on("response", self._on_response)
 
     def detach(self) -> None:
+        self.page.remove_listener("request", self._on_request)
+        self.page.remove_listener("requestfailed", self._on_request_failed)
         self.page.remove_listener("response", self._on_response)
 
     def raise_if_hit(self) -> None:
@@ -55,6 +85,18 @@ class XResponses:
 
     def errors_since(self, mark: int) -> list[ApiError]:
         return self.errors[mark:]
+
+    def _on_request(self, request: Request) -> None:
+        step = _step_answered_by(request)
+        if step is not None:
+            self._sent[request] = sent = _Sent(step)
+            self._steps[step].append(sent)
+
+    def _on_request_failed(self, request: Request) -> None:
+        sent = self._sent.get(request)
+        if sent is not None and sent.state == "sent":
+            sent.state = "lost"
+            self._settle(sent.step)
 
     async def _on_response(self, response: Response) -> None:
         body = await _json(response)
@@ -70,18 +112,60 @@ class XResponses:
             self._onboarding(response, body if isinstance(body, dict) else {})
 
     def _onboarding(self, response: Response, body: dict) -> None:
-        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
-        if errors or response.status >= 400:
-            first = errors[0] if errors else {}
-            code = first.get("code") if isinstance(first.get("code"), int) else None
-            if response.status == 429:
-                code = code or S.CODE_RATE_LIMIT
-            reset = response.headers.get("x-rate-limit-reset")
-            self.errors.append(ApiError(code, response.status, first.get("message"),
-                                        float(reset) if reset and reset.isdigit() else None))
+        error = _api_error(response, body)
         subtasks = body.get("subtasks")
-        if subtasks and isinstance(subtasks[0], dict):
-            self.subtask = subtasks[0].get("subtask_id")
+        next_subtask = subtasks[0].get("subtask_id") if subtasks and isinstance(subtasks[0], dict) else None
+        sent = self._sent.pop(response.request, None)
+        if sent is None:  # not an answer to a step (the flow's start), or sent before this watcher
+            if error is not None:
+                self.errors.append(error)
+            elif next_subtask:
+                self.subtask = next_subtask
+            return
+        sent.error, sent.next_subtask = error, next_subtask
+        sent.state = "refused" if error else "stayed" if next_subtask == sent.step[1] else "moved"
+        self._settle(sent.step)
+
+    def _settle(self, step: Step) -> None:
+        """Count the errors and the next subtask X answered for `step`, in the order the page sent them,
+        as far as earlier requests for the step are answered; drop what came after X moved on."""
+        moved = False
+        for sent in self._steps[step]:
+            if sent.state == "sent":
+                return
+            if moved:
+                sent.state = "stale"
+            elif sent.state == "refused":
+                self.errors.append(sent.error)
+                sent.state = "counted"
+            elif sent.next_subtask:
+                self.subtask, sent.next_subtask = sent.next_subtask, None
+            moved = moved or sent.state == "moved"
+
+
+def _api_error(response: Response, body: dict) -> ApiError | None:
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    if not errors and response.status < 400:
+        return None
+    first = errors[0] if errors else {}
+    code = first.get("code") if isinstance(first.get("code"), int) else None
+    if response.status == 429:
+        code = code or S.CODE_RATE_LIMIT
+    reset = response.headers.get("x-rate-limit-reset")
+    return ApiError(code, response.status, first.get("message"), float(reset) if reset and reset.isdigit() else None)
+
+
+def _step_answered_by(request: Request) -> Step | None:
+    """The (flow token, subtask id) an onboarding POST answers, as X's web client sends it; None for the
+    flow's start or anything else."""
+    if S.ONBOARDING_URL_PART not in request.url or request.method != "POST":
+        return None
+    try:
+        body = json.loads(request.post_data or "")
+        token, subtask = body["flow_token"], body["subtask_inputs"][0]["subtask_id"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return (token, subtask) if isinstance(token, str) and isinstance(subtask, str) else None
 
 
 def _failed_graphql_read(response: Response, body: object) -> bool:

@@ -83,8 +83,10 @@ async def _has_auth_cookie(context: BrowserContext, settings: Settings) -> bool:
 async def read_screen(a: Attempt) -> Seen:
     try:
         probe = await a.page.evaluate(S.LOGIN_PROBE_JS, S.LOGIN_PROBE_SELECTORS)
-    except PlaywrightError:  # mid-navigation: the document is being replaced
-        return Seen(LoginScreen.LOADING, a.page.url)
+    except PlaywrightError:
+        if a.page.is_closed():  # the window is gone (closed by the person, or crashed): nothing to wait for
+            raise
+        return Seen(LoginScreen.LOADING, a.page.url)  # mid-navigation: the document is being replaced
     subtask = a.responses.subtask if a.responses else None
     screen = S.classify_login(probe, path_of(a.page.url), subtask)
     if screen is LoginScreen.LOADING and not on_login_page(a.page.url) and await _has_auth_cookie(a.context, a.settings):

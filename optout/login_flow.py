@@ -55,8 +55,8 @@ async def interactive_login(context: BrowserContext, page: Page, handle: str, st
     try:
         if (await wait_screen(a, None, 0)).screen is LoginScreen.IDENTIFIER:
             await type_into(await field_of(a, S.IDENTIFIER_INPUT), a.handle, settings)
-    except UiChanged:
-        pass  # a screen optout does not know: the person can still read it and log in
+    except (UiChanged, PlaywrightError):
+        pass  # a screen optout does not know (the person can still log in), or a closed window (told below)
     if prompter:
         prompter.tell(f"Finish logging in to @{a.handle} in the browser window; waiting up to {int(wait_s)} s.")
     await wait_for_person(a, wait_s)

@@ -1,5 +1,5 @@
 """The pure parts of the login: screen recognition (no visible text), cookies for the right host, TOTP
-codes for the 80-bit keys X hands out, humane pacing bounds."""
+codes for the 80-bit keys X hands out, humane pacing bounds, which of X's answers answer a step."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import struct
 import time
 
 import pytest
+from playwright.async_api import Error as PlaywrightError
 from pydantic import SecretStr
 
 from optout.config import load_settings
@@ -19,7 +20,9 @@ from optout.credentials import SessionCookies
 from optout.otp import ServiceTOTP, normalize_totp_secret
 from optout.x import screens
 from optout.x.login import session_cookie_params
+from optout.x.login.screen import Attempt, read_screen
 from optout.x.pacing import pause
+from optout.x.responses import XResponses
 
 
 def test_cookies_cover_x_subdomains_on_x_and_the_host_on_the_replica():
@@ -70,7 +73,7 @@ def test_pauses_stay_within_the_configured_bounds():
     assert time.monotonic() - started < 0.02
 
 
-# ---- X's answers on the login page: which error answers the step optout typed ----
+# ---- X's answers on the login page: which error is X refusing the answer optout typed ----
 
 
 class _Page:
@@ -85,90 +88,83 @@ class _Page:
     def remove_listener(self, event, listener):
         self.listeners.pop(event, None)
 
+    def sends(self, request):
+        self.listeners["request"](request)
+        return request
+
+    def answers(self, request, status=200, body=None, content_type="application/json"):
+        asyncio.run(self.listeners["response"](_Response(request, status, body, content_type)))
+
 
 class _Request:
-    def __init__(self, subtask, *, token="tok", poll=False, text=None):
-        data = {"subtask_id": subtask, **({"poll": True} if poll else {"enter_text": {"text": text}})}
-        self.url, self.method = "http://x.test/1.1/onboarding/task.json", "POST"
-        self.post_data = json.dumps({"flow_token": token, "subtask_inputs": [data]})
+    url, method = "http://x.test/1.1/onboarding/task.json", "POST"
+
+    def __init__(self, body):
+        self.post_data = json.dumps(body)
 
 
 class _Response:
-    def __init__(self, request, status, body):
+    def __init__(self, request, status, body, content_type):
         self.request, self.url, self.status, self.body = request, request.url, status, body
-        self.headers = {"content-type": "application/json"}
+        self.headers = {"content-type": content_type}
 
     async def json(self):
+        if self.body is None:
+            raise ValueError("not JSON")
         return self.body
 
 
-def _answered(watcher, page, request, next_subtask=None, error=None):
-    body = {"errors": [{"code": error[0], "message": error[1]}]} if error else {
-        "flow_token": "tok", "subtasks": [{"subtask_id": next_subtask}] if next_subtask else []}
-    asyncio.run(page.listeners["response"](_Response(request, 400 if error else 200, body)))
+def _step(subtask, **answer):
+    return _Request({"flow_token": "tok", "subtask_inputs": [{"subtask_id": subtask, **answer}]})
 
 
-EXPIRED = (366, "Flow token expired. Please start again.")
+def _next(subtask):
+    return {"flow_token": "tok", "subtasks": [{"subtask_id": subtask}]}
 
 
-def _watch():
-    from optout.x.responses import XResponses
+EXPIRED = {"errors": [{"code": 366, "message": "Flow token expired. Please start again."}]}
 
+
+def test_a_poll_x_refuses_after_the_code_went_off_is_not_a_refusal_of_the_code():
     page = _Page()
-    return page, XResponses(page)
-
-
-def test_a_poll_refused_after_the_code_moved_x_on_is_not_an_error():
-    page, watcher = _watch()
-    code, poll = _Request("LoginAcid", text="123456"), _Request("LoginAcid", poll=True)
-    page.listeners["request"](code)
-    page.listeners["request"](poll)
-    _answered(watcher, page, poll, error=EXPIRED)  # the poll's refusal arrives first
-    assert watcher.errors == []  # held: the code sent before it is unanswered
-    _answered(watcher, page, code, next_subtask="LoginSuccessSubtask")
+    watcher = XResponses(page)
+    watcher.answering("123456")
+    code = page.sends(_step("LoginAcid", enter_text={"text": "123456", "link": "next_link"}))
+    poll = page.sends(_step("LoginAcid", poll=True))
+    page.answers(poll, 400, EXPIRED)  # the poll's refusal can arrive first
+    page.answers(code, 200, _next("LoginSuccessSubtask"))
     assert watcher.errors == [] and watcher.subtask == "LoginSuccessSubtask"
 
 
-def test_a_wrong_code_counts_once_the_poll_before_it_is_answered():
-    page, watcher = _watch()
-    poll, code = _Request("LoginAcid", poll=True), _Request("LoginAcid", text="000000")
-    page.listeners["request"](poll)
-    page.listeners["request"](code)
-    _answered(watcher, page, code, error=(236, "Your code was incorrect."))
+def test_a_refusal_of_the_typed_answer_counts_whatever_its_body():
+    page = _Page()
+    watcher = XResponses(page)
+    password = 'pa"ss\\wörd'  # JSON escapes it in the request: compared unescaped
+    watcher.answering(password)
+    wrong = page.sends(_step("LoginEnterPassword", enter_password={"password": password}))
+    page.answers(wrong, 400, {"errors": [{"code": 399, "message": "Wrong password!"}]})
+    limited = page.sends(_step("LoginEnterPassword", enter_password={"password": password}))
+    page.answers(limited, 429, None, content_type="text/html")
+    assert [(e.code, e.status) for e in watcher.errors] == [(399, 400), (screens.CODE_RATE_LIMIT, 429)]
+
+
+def test_an_answer_that_arrives_late_does_not_take_the_page_back_to_an_earlier_step():
+    page = _Page()
+    watcher = XResponses(page)
+    poll = page.sends(_step("LoginAcid", poll=True))
+    code = page.sends(_step("LoginAcid", enter_text={"text": "123456"}))
+    page.answers(code, 200, _next("LoginSuccessSubtask"))
+    page.answers(poll, 200, _next("LoginAcid"))
+    assert watcher.subtask == "LoginSuccessSubtask"
+
+
+def test_nothing_is_a_refusal_once_the_login_is_over():
+    page = _Page()
+    watcher = XResponses(page)
+    watcher.answering("123456")
+    watcher.answering(None)
+    page.answers(page.sends(_step("LoginAcid", enter_text={"text": "123456"})), 400, EXPIRED)
     assert watcher.errors == []
-    _answered(watcher, page, poll, next_subtask="LoginAcid")
-    assert [(e.code, e.message) for e in watcher.errors] == [(236, "Your code was incorrect.")]
-
-
-def test_a_poll_answered_late_does_not_take_the_page_back_to_its_step():
-    page, watcher = _watch()
-    poll, code = _Request("LoginAcid", poll=True), _Request("LoginAcid", text="123456")
-    page.listeners["request"](poll)
-    page.listeners["request"](code)
-    _answered(watcher, page, code, next_subtask="LoginSuccessSubtask")
-    _answered(watcher, page, poll, next_subtask="LoginAcid")
-    assert watcher.subtask == "LoginSuccessSubtask" and watcher.errors == []
-
-
-def test_an_error_after_a_lost_request_counts_and_other_steps_are_apart():
-    page, watcher = _watch()
-    lost, again = _Request("LoginAcid", text="123456"), _Request("LoginAcid", text="123456")
-    other_flow = _Request("LoginAcid", token="another", text="123456")
-    for request in (lost, again, other_flow):
-        page.listeners["request"](request)
-    _answered(watcher, page, other_flow, next_subtask="LoginSuccessSubtask")
-    page.listeners["requestfailed"](lost)
-    _answered(watcher, page, again, error=EXPIRED)
-    assert [e.code for e in watcher.errors] == [366]
-
-
-def test_an_error_to_a_request_not_answering_a_step_counts_at_once():
-    page, watcher = _watch()
-    start = _Request("LoginAcid")
-    start.post_data = json.dumps({"input_flow_data": {}})
-    page.listeners["request"](start)
-    _answered(watcher, page, start, error=(399, "Sorry, we could not find your account."))
-    assert [e.code for e in watcher.errors] == [399]
 
 
 class _ClosingPage:
@@ -183,18 +179,12 @@ class _ClosingPage:
         return self.closed
 
     async def evaluate(self, *args):
-        from playwright.async_api import Error as PlaywrightError
-
         raise PlaywrightError("Target page, context or browser has been closed" if self.closed
                               else "Execution context was destroyed, most likely because of a navigation")
 
 
 @pytest.mark.parametrize("closed", [False, True])
 def test_a_probe_cut_short_waits_for_the_page_unless_the_page_is_closed(closed):
-    from playwright.async_api import Error as PlaywrightError
-
-    from optout.x.login.screen import Attempt, read_screen
-
     attempt = Attempt(context=None, page=_ClosingPage(closed), handle="h", settings=load_settings(), prompter=None)
     if closed:
         with pytest.raises(PlaywrightError):

@@ -9,7 +9,7 @@ the code that needs it, so nothing keeps pages in a module-global registry."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -32,48 +32,40 @@ class ApiError:
     reset_at: float | None = None
 
 
-Step = tuple[str, str]  # (flow token, subtask id): the login step a request of the onboarding API answers
-
-
-@dataclass
-class _Sent:
-    """One request of the onboarding API that answers a step, and what X made of it: "sent" (no answer
-    yet), "moved" (X went on to another step), "stayed" (X asked the same step again), "refused" (an
-    error, held in `error` until it is known whether it counts), then "counted" or "stale" (it came
-    after X moved on), or "lost" (no answer at all)."""
-
-    step: Step
-    state: str = "sent"
-    error: ApiError | None = None
-    next_subtask: str | None = None
-
-
 class XResponses:
     """Every response of one page: the first rate limit (raised by `raise_if_hit`), failed API reads,
-    and the onboarding API's errors and next subtask.
+    and the onboarding API's refusals of optout's answers and the step it asks for next.
 
     X's page sends more than the answers optout types: while a step waits for a person (the emailed
     code, a denied login, a captcha) it polls that step every second. A poll sent just after the code
-    reaches X once the login is over, and X refuses it ("Flow token expired"); the page ignores that.
-    So an error counts only when no request the page sent earlier for the same step made X move on,
-    and waits while one of them is still unanswered (answers can arrive in any order)."""
+    reaches X once the login is over, and X refuses it ("Flow token expired"); the page ignores that,
+    and so does this watcher: a refusal counts only when its request carried the answer optout typed
+    (`answering`). For the same reason the next step is taken from the latest request the page sent,
+    whatever order the answers arrive in."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
         self.hit: RateLimited | None = None
         self.api_failures = 0
         self.subtask: str | None = None
-        self.errors: list[ApiError] = []
-        self._steps: defaultdict[Step, list[_Sent]] = defaultdict(list)  # each step's requests, in sent order
-        self._sent: dict[Request, _Sent] = {}
+        self.errors: list[ApiError] = []  # X's refusals of the answers optout typed, in arrival order
+        self._answer: str | None = None
+        self._sent = 0  # onboarding requests the page has sent
+        self._in_flight: dict[Request, int] = {}  # onboarding requests not answered yet -> their place in `_sent`
+        self._subtask_from = 0  # the place of the request whose answer set `subtask`
         page.on("request", self._on_request)
-        page.on("requestfailed", self._on_request_failed)
+        page.on("requestfailed", self._forget)
         page.on("response", self._on_response)
 
     def detach(self) -> None:
         self.page.remove_listener("request", self._on_request)
-        self.page.remove_listener("requestfailed", self._on_request_failed)
+        self.page.remove_listener("requestfailed", self._forget)
         self.page.remove_listener("response", self._on_response)
+
+    def answering(self, answer: str | None) -> None:
+        """The text optout is about to send to a login step (None once the login is over): only an error
+        to a request that carried it is X refusing that step. Held in memory only, never written."""
+        self._answer = answer
 
     def raise_if_hit(self) -> None:
         if self.hit is not None:
@@ -87,18 +79,15 @@ class XResponses:
         return self.errors[mark:]
 
     def _on_request(self, request: Request) -> None:
-        step = _step_answered_by(request)
-        if step is not None:
-            self._sent[request] = sent = _Sent(step)
-            self._steps[step].append(sent)
+        if _is_onboarding_post(request):
+            self._sent += 1
+            self._in_flight[request] = self._sent
 
-    def _on_request_failed(self, request: Request) -> None:
-        sent = self._sent.get(request)
-        if sent is not None and sent.state == "sent":
-            sent.state = "lost"
-            self._settle(sent.step)
+    def _forget(self, request: Request) -> None:
+        self._in_flight.pop(request, None)
 
     async def _on_response(self, response: Response) -> None:
+        place = self._in_flight.pop(response.request, 0)  # before the await: a failure may follow the answer
         body = await _json(response)
         limited = rate_limit_in(response, body)
         if limited is not None and self.hit is None:  # assign after the await: handlers interleave
@@ -108,45 +97,21 @@ class XResponses:
             self.api_failures += 1
         elif limited is None and _failed_graphql_read(response, body):
             self.api_failures += 1  # GraphQL fails a read with 200 and errors[] (the Grok page draws its error)
-        if S.ONBOARDING_URL_PART in response.url and response.request.method == "POST":
-            self._onboarding(response, body if isinstance(body, dict) else {})
+        if _is_onboarding_post(response.request):
+            self._onboarding(response, body if isinstance(body, dict) else {}, place)
 
-    def _onboarding(self, response: Response, body: dict) -> None:
-        error = _api_error(response, body)
-        subtasks = body.get("subtasks")
-        next_subtask = subtasks[0].get("subtask_id") if subtasks and isinstance(subtasks[0], dict) else None
-        sent = self._sent.pop(response.request, None)
-        if sent is None:  # not an answer to a step (the flow's start), or sent before this watcher
-            if error is not None:
-                self.errors.append(error)
-            elif next_subtask:
-                self.subtask = next_subtask
+    def _onboarding(self, response: Response, body: dict, place: int) -> None:
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        if errors or response.status >= 400:
+            if self._answer is not None and self._answer in _strings_in(response.request):
+                self.errors.append(_api_error(response, errors))
             return
-        sent.error, sent.next_subtask = error, next_subtask
-        sent.state = "refused" if error else "stayed" if next_subtask == sent.step[1] else "moved"
-        self._settle(sent.step)
-
-    def _settle(self, step: Step) -> None:
-        """Count the errors and the next subtask X answered for `step`, in the order the page sent them,
-        as far as earlier requests for the step are answered; drop what came after X moved on."""
-        moved = False
-        for sent in self._steps[step]:
-            if sent.state == "sent":
-                return
-            if moved:
-                sent.state = "stale"
-            elif sent.state == "refused":
-                self.errors.append(sent.error)
-                sent.state = "counted"
-            elif sent.next_subtask:
-                self.subtask, sent.next_subtask = sent.next_subtask, None
-            moved = moved or sent.state == "moved"
+        subtasks = body.get("subtasks")
+        if subtasks and isinstance(subtasks[0], dict) and place >= self._subtask_from:
+            self.subtask, self._subtask_from = subtasks[0].get("subtask_id"), place
 
 
-def _api_error(response: Response, body: dict) -> ApiError | None:
-    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
-    if not errors and response.status < 400:
-        return None
+def _api_error(response: Response, errors: list[dict]) -> ApiError:
     first = errors[0] if errors else {}
     code = first.get("code") if isinstance(first.get("code"), int) else None
     if response.status == 429:
@@ -155,17 +120,24 @@ def _api_error(response: Response, body: dict) -> ApiError | None:
     return ApiError(code, response.status, first.get("message"), float(reset) if reset and reset.isdigit() else None)
 
 
-def _step_answered_by(request: Request) -> Step | None:
-    """The (flow token, subtask id) an onboarding POST answers, as X's web client sends it; None for the
-    flow's start or anything else."""
-    if S.ONBOARDING_URL_PART not in request.url or request.method != "POST":
-        return None
+def _is_onboarding_post(request: Request) -> bool:
+    return S.ONBOARDING_URL_PART in request.url and request.method == "POST"
+
+
+def _strings_in(request: Request) -> Iterator[str]:
+    """Every string value in the request's JSON body: what the page sent for a step, unescaped."""
     try:
-        body = json.loads(request.post_data or "")
-        token, subtask = body["flow_token"], body["subtask_inputs"][0]["subtask_id"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
-    return (token, subtask) if isinstance(token, str) and isinstance(subtask, str) else None
+        pending = [json.loads(request.post_data or "")]
+    except ValueError:
+        return
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def _failed_graphql_read(response: Response, body: object) -> bool:

@@ -61,10 +61,17 @@ async def _submit(a: Attempt, field, buttons: str) -> None:
     await field.press("Enter")
 
 
+def _answering(a: Attempt, answer: str) -> None:
+    """Tell the watcher of X's answers what this step sends: its refusals are the errors to that request."""
+    if a.responses is not None:
+        a.responses.answering(answer)
+
+
 async def _answer_text(a: Attempt, selector: str, buttons: str, text: str) -> None:
     await pause(a.settings)
     field = await field_of(a, selector)
     await ensure_field_on_site(field, a.creds.site if a.creds else a.settings.base_url, "an answer")
+    _answering(a, text)
     await type_into(field, text, a.settings)
     await pause(a.settings)
     await _submit(a, field, buttons)
@@ -77,6 +84,7 @@ async def _type_code(a: Attempt, code: str) -> None:
         await pause(a.settings)
         boxes = a.page.locator(S.CODE_BOXES)
         await ensure_field_on_site(boxes.nth(indexes[0]), a.creds.site if a.creds else a.settings.base_url, "the code")
+        _answering(a, code)
         for index, digit in zip(indexes, code):
             await type_into(boxes.nth(index), digit, a.settings)
         return
@@ -117,6 +125,7 @@ async def on_password(a: Attempt, seen: Seen) -> None:
     await pause(a.settings)
     field = await field_of(a, S.PASSWORD_INPUT)
     await ensure_field_on_site(field, a.creds.site, "the password")
+    _answering(a, a.creds.password.get_secret_value())
     await type_into(field, a.creds.password.get_secret_value(), a.settings)
     await pause(a.settings)
     a.password_sent = True
@@ -203,6 +212,13 @@ async def log_in(a: Attempt) -> None:
     if a.responses is None:
         raise ValueError("log_in needs the page's XResponses")
     a.responses.subtask = None  # a new flow: a subtask of an earlier login says nothing about this one
+    try:
+        await _answer_screens(a)
+    finally:
+        a.responses.answering(None)  # the last answer may be the password: hold it no longer than the login
+
+
+async def _answer_screens(a: Attempt) -> None:
     await a.page.goto(login_url(a.settings, a.after))
     seen = await wait_screen(a, None, a.responses.mark())
     for _ in range(MAX_STEPS):

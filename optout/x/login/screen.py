@@ -84,7 +84,7 @@ async def read_screen(a: Attempt) -> Seen:
     try:
         probe = await a.page.evaluate(S.LOGIN_PROBE_JS, S.LOGIN_PROBE_SELECTORS)
     except PlaywrightError:
-        if a.page.is_closed():  # the window is gone (closed by the person, or crashed): nothing to wait for
+        if a.page.is_closed():  # the window is gone: nothing to wait for
             raise
         return Seen(LoginScreen.LOADING, a.page.url)  # mid-navigation: the document is being replaced
     subtask = a.responses.subtask if a.responses else None

@@ -7,8 +7,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import select
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -372,15 +373,25 @@ def test_challenges_in_a_row_stop_new_logins(env, tmp_path):
 # ---- remote browsers -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def announced_endpoint(server: subprocess.Popen) -> str:
+    """The ws:// URL `playwright run-server --port 0` prints once it listens. The server picks its own
+    free port: a port chosen here and passed on could be taken by another worker's server meanwhile."""
+    ready, _, _ = select.select([server.stdout], [], [], 60)
+    assert ready, "run-server did not say where it listens"
+    line = server.stdout.readline()
+    found = re.search(r"ws://\S+", line)
+    assert found, f"run-server said {line!r}"
+    return found.group(0)
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def devtools_port(profile: Path) -> int | None:
+    """The port a Chromium started with --remote-debugging-port=0 chose, once its DevToolsActivePort file
+    is whole (the port, then the browser's websocket path)."""
+    try:
+        port, path = (profile / "DevToolsActivePort").read_text().split("\n")[:2]
+    except (FileNotFoundError, ValueError):
+        return None
+    return int(port) if port.isdigit() and path.startswith("/devtools/browser/") else None
 
 
 @contextmanager
@@ -406,15 +417,13 @@ def _run_server(tmp_path, *, unsafe: bool):
         (full / "chrome").symlink_to(_system_browser())
     (shell / "chrome-headless-shell").write_text("#!/bin/sh\necho 'the headless shell is not for optout' >&2\nexit 1\n")
     (shell / "chrome-headless-shell").chmod(0o755)
-    port = free_port()
     cli = Path(sys.executable).with_name("playwright")
-    server = subprocess.Popen([str(cli), "run-server", "--port", str(port), "--host", "127.0.0.1",
+    server = subprocess.Popen([str(cli), "run-server", "--port", "0", "--host", "127.0.0.1",
                                *(["--unsafe"] if unsafe else [])],
-                              env={**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(browsers)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                              env={**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(browsers)}, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_until(lambda: port_open(port), "run-server to listen")
-        yield f"ws://127.0.0.1:{port}/"
+        yield announced_endpoint(server)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -447,13 +456,14 @@ def devtools_browser_proc(tmp_path):
     its endpoint and its process."""
     from optout.browser import LAUNCH_ARGS, _system_browser
 
-    port = free_port()
-    args = [str(_system_browser()), "--headless=new", f"--remote-debugging-port={port}",
-            f"--user-data-dir={tmp_path / 'cdp-profile'}", *LAUNCH_ARGS]
+    profile = tmp_path / "cdp-profile"
+    args = [str(_system_browser()), "--headless=new", "--remote-debugging-port=0",  # Chromium picks a free port
+            f"--user-data-dir={profile}", *LAUNCH_ARGS]
     args += ["--no-sandbox"] if os.geteuid() == 0 else []
     browser = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_until(lambda: port_open(port), "Chromium's DevTools port to open")
-    yield f"http://127.0.0.1:{port}", browser
+    wait_until(lambda: devtools_port(profile) or browser.poll() is not None, "Chromium's DevTools port to open")
+    assert browser.poll() is None, "Chromium exited at start"
+    yield f"http://127.0.0.1:{devtools_port(profile)}", browser
     if browser.poll() is None:
         os.killpg(browser.pid, signal.SIGTERM)
     browser.wait(timeout=30)
@@ -472,7 +482,7 @@ def test_batch_on_a_remote_browser(env, tmp_path, request, remote):
     assert import_credentials(env, tmp_path, [(h, password_of(h)) for h in handles]).returncode == 0
     proc = env.run("batch", str(accounts_file(tmp_path, handles)), "--browser-endpoint", endpoint, "--json",
                    extra_env={"OPTOUT_BROWSER": "/nonexistent/no-local-browser"})  # proves nothing is launched here
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [r["outcome"] for r in json.loads(proc.stdout)["results"]] == ["ok", "ok"]
     for handle in handles:
         truth = env.replica.admin.get_account(handle)["settings"]

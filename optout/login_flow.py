@@ -57,7 +57,7 @@ async def interactive_login(context: BrowserContext, page: Page, handle: str, st
             await type_into(await field_of(a, S.IDENTIFIER_INPUT), a.handle, settings)
     except (UiChanged, PlaywrightError):
         pass  # a screen optout does not know (the person can still log in), or a closed window (told below)
-    if prompter:
+    if prompter and not page.is_closed():
         prompter.tell(f"Finish logging in to @{a.handle} in the browser window; waiting up to {int(wait_s)} s.")
     await wait_for_person(a, wait_s)
     await settle_home(a)

@@ -238,10 +238,12 @@ async def test_email_code_unattended_needs_a_human(flow, replica, store, setting
 async def test_wrong_password_is_tried_exactly_once(flow, replica, store, settings, page, tmp_path):
     handle, _ = account(replica, store, flow=flow)
     store.save(Credentials(handle=handle, password=SecretStr("not-the-password-" + uuid.uuid4().hex[:6])))
+    responses = XResponses(page)
     with pytest.raises(LoginFailed) as caught:
-        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), shots_dir=tmp_path)
+        await ensure_session(page.context, page, handle, store, settings, responses=responses, shots_dir=tmp_path)
     history = logins(replica, handle)
     assert [(h["password_tried"], h["outcome"]) for h in history] == [(True, "wrong_password")]
+    assert [e.code for e in responses.errors if e.refuses_answer] == [399]  # X's answer to the password it sent
     assert caught.value.outcome == "login_failed"
     assert caught.value.screenshot and list(tmp_path.glob("login-login_failed-*.png"))
 
@@ -254,10 +256,12 @@ async def test_unknown_account_fails_at_once(flow, replica, store, settings, pag
         await page.route("**/i/flow/login*", lambda route: route.fulfill(
             status=302, headers={"Location": replica.base_url + "/i/jf/onboarding/web?mode=login"}))
     seq = last_seq(replica)
+    responses = XResponses(page)
     with pytest.raises(LoginFailed) as caught:
-        await ensure_session(page.context, page, handle, store, settings, responses=XResponses(page), shots_dir=tmp_path)
+        await ensure_session(page.context, page, handle, store, settings, responses=responses, shots_dir=tmp_path)
     await page.unroute("**/i/flow/login*")
     assert handle in caught.value.message
+    assert [e.code for e in responses.errors if e.refuses_answer] == [399]  # X's answer to the name it sent
     refused = [r for r in replica.admin.requests(since=seq) if r["method"] == "POST" and r["status"] >= 400]
     assert len(refused) == 1 and ("jf" in refused[0]["path"]) == (flow == "new")
 

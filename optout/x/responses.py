@@ -30,42 +30,59 @@ class ApiError:
     status: int
     message: str | None = None
     reset_at: float | None = None
+    refuses_answer: bool = True  # its request carried the answer optout typed (else the page's own, e.g. a poll)
+
+
+@dataclass
+class _Sent:
+    """An onboarding request: its place in the order the page sent them, and whether it carried the
+    answer optout was typing (judged when it was sent)."""
+
+    place: int
+    carries_answer: bool
 
 
 class XResponses:
     """Every response of one page: the first rate limit (raised by `raise_if_hit`), failed API reads,
-    and the onboarding API's refusals of optout's answers and the step it asks for next.
+    and the onboarding API's errors and the step it asks for next.
 
     X's page sends more than the answers optout types: while a step waits for a person (the emailed
     code, a denied login, a captcha) it polls that step every second. A poll sent just after the code
-    reaches X once the login is over, and X refuses it ("Flow token expired"); the page ignores that,
-    and so does this watcher: a refusal counts only when its request carried the answer optout typed
-    (`answering`). For the same reason the next step is taken from the latest request the page sent,
-    whatever order the answers arrive in."""
+    reaches X once the login is over, and X refuses it ("Flow token expired"); the page ignores that.
+    So an error `refuses_answer` only when its request carried the answer optout typed (`answering`),
+    sent before X accepted that answer. For the same reason the next step is taken from the latest
+    request the page sent, whatever order the answers arrive in."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
         self.hit: RateLimited | None = None
         self.api_failures = 0
         self.subtask: str | None = None
-        self.errors: list[ApiError] = []  # X's refusals of the answers optout typed, in arrival order
+        self.errors: list[ApiError] = []  # the onboarding API's error answers, in arrival order
         self._answer: str | None = None
         self._sent = 0  # onboarding requests the page has sent
-        self._in_flight: dict[Request, int] = {}  # onboarding requests not answered yet -> their place in `_sent`
+        self._in_flight: dict[Request, _Sent] = {}  # onboarding requests not answered yet
+        self._answered: dict[Request, _Sent] = {}  # answered, their bodies not read yet
         self._subtask_from = 0  # the place of the request whose answer set `subtask`
         page.on("request", self._on_request)
-        page.on("requestfailed", self._forget)
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response_arrived)
         page.on("response", self._on_response)
 
     def detach(self) -> None:
         self.page.remove_listener("request", self._on_request)
-        self.page.remove_listener("requestfailed", self._forget)
+        self.page.remove_listener("requestfailed", self._on_request_failed)
+        self.page.remove_listener("response", self._on_response_arrived)
         self.page.remove_listener("response", self._on_response)
 
     def answering(self, answer: str | None) -> None:
-        """The text optout is about to send to a login step (None once the login is over): only an error
-        to a request that carried it is X refusing that step. Held in memory only, never written."""
-        self._answer = answer
+        """The text optout is about to send to a login step; None once the login is over. Held in memory
+        only, and no longer than until X accepts it."""
+        self._answer = answer or None
+
+    def new_flow(self) -> None:
+        """A new login: what X asked in an earlier one, or answers to its requests, say nothing now."""
+        self.subtask, self._subtask_from = None, self._sent + 1
 
     def raise_if_hit(self) -> None:
         if self.hit is not None:
@@ -81,13 +98,20 @@ class XResponses:
     def _on_request(self, request: Request) -> None:
         if _is_onboarding_post(request):
             self._sent += 1
-            self._in_flight[request] = self._sent
+            carries = self._answer is not None and self._answer in _strings_in(request)
+            self._in_flight[request] = _Sent(self._sent, carries)
 
-    def _forget(self, request: Request) -> None:
+    def _on_request_failed(self, request: Request) -> None:
         self._in_flight.pop(request, None)
 
+    def _on_response_arrived(self, response: Response) -> None:
+        """Synchronous, so it runs before a "requestfailed" of the same request (a body cut short) can."""
+        sent = self._in_flight.pop(response.request, None)
+        if sent is not None:
+            self._answered[response.request] = sent
+
     async def _on_response(self, response: Response) -> None:
-        place = self._in_flight.pop(response.request, 0)  # before the await: a failure may follow the answer
+        sent = self._answered.pop(response.request, _Sent(0, False))
         body = await _json(response)
         limited = rate_limit_in(response, body)
         if limited is not None and self.hit is None:  # assign after the await: handlers interleave
@@ -98,26 +122,29 @@ class XResponses:
         elif limited is None and _failed_graphql_read(response, body):
             self.api_failures += 1  # GraphQL fails a read with 200 and errors[] (the Grok page draws its error)
         if _is_onboarding_post(response.request):
-            self._onboarding(response, body if isinstance(body, dict) else {}, place)
+            self._onboarding(response, body if isinstance(body, dict) else {}, sent)
 
-    def _onboarding(self, response: Response, body: dict, place: int) -> None:
+    def _onboarding(self, response: Response, body: dict, sent: _Sent) -> None:
+        """An error answer names no next step: X stays where it was."""
         errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
         if errors or response.status >= 400:
-            if self._answer is not None and self._answer in _strings_in(response.request):
-                self.errors.append(_api_error(response, errors))
+            self.errors.append(_api_error(response, errors, refuses_answer=sent.carries_answer))
             return
+        if sent.carries_answer:
+            self._answer = None  # accepted: a copy the page sends again later is not this step's answer
         subtasks = body.get("subtasks")
-        if subtasks and isinstance(subtasks[0], dict) and place >= self._subtask_from:
-            self.subtask, self._subtask_from = subtasks[0].get("subtask_id"), place
+        if subtasks and isinstance(subtasks[0], dict) and sent.place >= self._subtask_from:
+            self.subtask, self._subtask_from = subtasks[0].get("subtask_id"), sent.place
 
 
-def _api_error(response: Response, errors: list[dict]) -> ApiError:
+def _api_error(response: Response, errors: list[dict], *, refuses_answer: bool) -> ApiError:
     first = errors[0] if errors else {}
     code = first.get("code") if isinstance(first.get("code"), int) else None
     if response.status == 429:
         code = code or S.CODE_RATE_LIMIT
     reset = response.headers.get("x-rate-limit-reset")
-    return ApiError(code, response.status, first.get("message"), float(reset) if reset and reset.isdigit() else None)
+    return ApiError(code, response.status, first.get("message"), float(reset) if reset and reset.isdigit() else None,
+                    refuses_answer)
 
 
 def _is_onboarding_post(request: Request) -> bool:

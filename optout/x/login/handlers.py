@@ -211,7 +211,7 @@ async def log_in(a: Attempt) -> None:
     """Run the state machine from X's login page until logged in; raises on any refusal."""
     if a.responses is None:
         raise ValueError("log_in needs the page's XResponses")
-    a.responses.subtask = None  # a new flow: a subtask of an earlier login says nothing about this one
+    a.responses.new_flow()
     try:
         await _answer_screens(a)
     finally:

@@ -101,15 +101,16 @@ async def wait_screen(a: Attempt, previous: Seen | None, mark: int) -> Seen:
     seen = Seen(LoginScreen.LOADING, a.page.url)
     while time.monotonic() < deadline:
         errors = a.responses.errors_since(mark) if a.responses else []
-        if errors and previous is not None:
-            raise refusal(a.handle, a.page.url, previous.screen, errors[-1], seen.alert)
+        refusals = [e for e in errors if e.refuses_answer]
+        if refusals and previous is not None:
+            raise refusal(a.handle, a.page.url, previous.screen, refusals[-1], seen.alert)
         seen = await read_screen(a)
         if seen.screen is not LoginScreen.LOADING and (previous is None or seen.signature != previous.signature):
             return seen
         if previous is not None and seen.alert and seen.alert != previous.alert:
             alert_since = alert_since or time.monotonic()
-            if time.monotonic() - alert_since > ALERT_GRACE_S:
-                raise refusal(a.handle, a.page.url, previous.screen, None, seen.alert)
+            if time.monotonic() - alert_since > ALERT_GRACE_S:  # X's page says more than optout saw it answer
+                raise refusal(a.handle, a.page.url, previous.screen, errors[-1] if errors else None, seen.alert)
         await asyncio.sleep(POLL_S)
     if previous is None or seen.screen is LoginScreen.LOADING:
         raise UiChanged(f"The X login page at {a.page.url} shows a screen optout does not recognise.",

@@ -15,6 +15,7 @@ from replica_fixtures import (
     open_setting,
     toast,
 )
+from waiting import wait_until
 
 SETTINGS_JSON = "/1.1/account/settings.json"
 
@@ -37,13 +38,16 @@ def test_save_fails_toast_box_stays_truth_unchanged(fake_x, logged_in):
 
 
 def test_save_reverts_later(fake_x, logged_in):
-    page = logged_in("reverts")
+    """A save X accepts and quietly undoes. The accounts file's "reverts" undoes after 300 ms; this one
+    waits 2 s, so that a slow machine still reads the truth before the flip."""
+    fake_x.admin.add_account({"handle": "reverts_2s", "password": "pw-reverts-2s-Q9",
+                              "faults": [{"kind": "save_reverts", "after_ms": 2000}]})
+    page = logged_in("reverts_2s", password="pw-reverts-2s-Q9")
     open_setting(page, fake_x.base_url, PARTNERS)
     resp = click_and_wait_for_save(page)
     assert resp.status == 200 and resp.json()[PARTNER_FIELD] is False
-    assert fake_x.admin.get_account("reverts")["settings"][PARTNER_FIELD] is False
-    time.sleep(0.45)
-    assert fake_x.admin.get_account("reverts")["settings"][PARTNER_FIELD] is True
+    assert fake_x.admin.get_account("reverts_2s")["settings"][PARTNER_FIELD] is False
+    wait_until(lambda: fake_x.admin.get_account("reverts_2s")["settings"][PARTNER_FIELD] is True, "the save to revert")
     page.reload()
     expect(checkboxes(page).first).to_be_checked()
 

@@ -125,8 +125,9 @@ async def on_password(a: Attempt, seen: Seen) -> None:
     await pause(a.settings)
     field = await field_of(a, S.PASSWORD_INPUT)
     await ensure_field_on_site(field, a.creds.site, "the password")
-    _answering(a, a.creds.password.get_secret_value())
-    await type_into(field, a.creds.password.get_secret_value(), a.settings)
+    password = a.creds.password.get_secret_value()
+    _answering(a, password)
+    await type_into(field, password, a.settings)
     await pause(a.settings)
     a.password_sent = True
     await _submit(a, field, S.PASSWORD_BUTTONS)
